@@ -1,0 +1,30 @@
+"""cnnzoo: faithful classic CNN architectures for transfer learning.
+
+>>> import cnnzoo
+>>> model = cnnzoo.create("alexnet", num_classes=5)
+"""
+
+from cnnzoo import models  # noqa: F401  (registers every architecture)
+from cnnzoo.errors import CnnzooError, CnnzooValueError, InputShapeError, RegistryError, UnknownModelError, WeightsError
+from cnnzoo.registry import ModelInfo, create, is_model, list_models, model_info, register_model
+from cnnzoo.summary import ModelSummary, summary
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CnnzooError",
+    "CnnzooValueError",
+    "InputShapeError",
+    "ModelInfo",
+    "ModelSummary",
+    "RegistryError",
+    "UnknownModelError",
+    "WeightsError",
+    "create",
+    "is_model",
+    "list_models",
+    "model_info",
+    "register_model",
+    "summary",
+    "__version__",
+]

@@ -1,0 +1,144 @@
+"""The interface every cnnzoo network shares.
+
+Every model is a :class:`ZooModel`: ``forward(x) == forward_head(forward_features(x))``, with
+``forward_features`` returning the last feature map and ``forward_head(x, pre_logits=True)`` the
+``num_features``-wide vector the classifier reads. ``get_classifier()`` is that final layer and
+``reset_classifier(n)`` swaps it for a freshly initialised one with ``n`` outputs. These names follow
+timm's, so code written for timm models works on cnnzoo's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
+from cnnzoo._geometry import min_input_side
+from cnnzoo.errors import InputShapeError, check_positive_int
+
+__all__ = ["ZooModel"]
+
+class ZooModel(nn.Module):
+    """Base class of cnnzoo's networks: argument checks, input checks and the classifier interface.
+
+    Subclasses call ``super().__init__(num_classes=..., in_chans=...)`` first, build their layers, set
+    ``num_features`` and ``classifier_name``, implement ``forward_features`` and ``forward_head``, and
+    call ``self._finish_init()`` last.
+
+    Attributes:
+        num_classes: outputs of the classifier.
+        in_chans: channels of the input image.
+        num_features: width of the vector the classifier reads (``forward_head(x, pre_logits=True)``).
+        min_input_size: the smallest height and width the network accepts.
+        default_cfg: input size, mean, std, interpolation and crop fraction the network expects.
+    """
+
+    #: Dotted path of the final classifier layer inside the model (``"fc"``, ``"classifier.6"``).
+    classifier_name: str = "fc"
+    #: Spatial input size the architecture was designed for.
+    default_input_size: tuple[int, int] = (224, 224)
+    default_mean: tuple[float, ...] = IMAGENET_MEAN
+    default_std: tuple[float, ...] = IMAGENET_STD
+    default_interpolation: str = "bilinear"
+    #: Fraction of the resized image kept by the evaluation centre crop.
+    default_crop_pct: float = 0.875
+
+    def __init__(self, *, num_classes: int, in_chans: int) -> None:
+        super().__init__()
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.in_chans = check_positive_int("in_chans", in_chans)
+        self.num_features = 0
+        self.min_input_size: int | None = None
+        self.default_cfg: dict[str, Any] = {}
+
+    # -- construction ----------------------------------------------------------------------------
+    def _finish_init(self) -> None:
+        """Record the smallest accepted input and the default configuration; call at the end of __init__."""
+        self.min_input_size = min_input_side(self)
+        self.default_cfg = {
+            "architecture": type(self).__name__.lower(),
+            "input_size": (self.in_chans, *self.default_input_size),
+            "min_input_size": (self.in_chans, self.min_input_size, self.min_input_size),
+            "num_classes": self.num_classes,
+            "mean": adapt_mean_std(self.default_mean, self.in_chans),
+            "std": adapt_mean_std(self.default_std, self.in_chans),
+            "interpolation": self.default_interpolation,
+            "crop_pct": self.default_crop_pct,
+            "classifier": self.classifier_name,
+        }
+
+    def spatial_layers(self) -> list[nn.Module]:
+        """The modules an input passes through in order, for computing the smallest input.
+
+        The default covers networks whose convolutional part is one ``features`` Sequential; other
+        families list their stem, stages and blocks.
+        """
+        return [self.features]
+
+    # -- the forward pass ------------------------------------------------------------------------
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise :class:`~cnnzoo.InputShapeError` unless ``x`` is a batch this network can take."""
+        if not isinstance(x, torch.Tensor):
+            raise InputShapeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}.")
+        if x.dim() != 4:
+            hint = " Add a batch dimension with x.unsqueeze(0)." if x.dim() == 3 else ""
+            raise InputShapeError(
+                f"{type(self).__name__} expects a batch of images shaped (N, C, H, W); got a "
+                f"{x.dim()}-d tensor of shape {tuple(x.shape)}.{hint}"
+            )
+        if x.shape[1] != self.in_chans:
+            raise InputShapeError(
+                f"{type(self).__name__} was built for {self.in_chans}-channel input but got {x.shape[1]} "
+                f"channels (input shape {tuple(x.shape)}). Build it with in_chans={x.shape[1]} "
+                f"(cnnzoo.create(name, in_chans={x.shape[1]})) or convert the images."
+            )
+        smallest = self.min_input_size
+        if smallest is not None and (x.shape[2] < smallest or x.shape[3] < smallest):
+            raise InputShapeError(
+                f"{type(self).__name__} needs inputs of at least {smallest}x{smallest} pixels; got "
+                f"{x.shape[2]}x{x.shape[3]}. Resize the images (it was designed for "
+                f"{self.default_input_size[0]}x{self.default_input_size[1]})."
+            )
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map of the backbone, before pooling and classifier."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward_features")
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pooling and classifier on a feature map; ``pre_logits=True`` stops before the classifier."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward_head")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return self.forward_head(self.forward_features(x))
+
+    # -- the classifier --------------------------------------------------------------------------
+    def get_classifier(self) -> nn.Module:
+        """The final classification layer (the one :meth:`reset_classifier` replaces)."""
+        return self.get_submodule(self.classifier_name)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier with a freshly initialised one of ``num_classes`` outputs.
+
+        Example:
+            >>> model = cnnzoo.create("resnet18")
+            >>> model.reset_classifier(5)
+            >>> model.get_classifier()
+            Linear(in_features=512, out_features=5, bias=True)
+        """
+        check_positive_int("num_classes", num_classes)
+        old = self.get_classifier()
+        new = self._new_classifier(num_classes)
+        reference = next(old.parameters(), None)
+        if reference is not None:
+            new = new.to(device=reference.device, dtype=reference.dtype)
+        self.set_submodule(self.classifier_name, new)
+        self.num_classes = num_classes
+        self.default_cfg = {**self.default_cfg, "num_classes": num_classes}
+
+    def _new_classifier(self, num_classes: int) -> nn.Module:
+        """A classifier layer of ``num_classes`` outputs, initialised as the architecture's own."""
+        return nn.Linear(self.num_features, num_classes)
+

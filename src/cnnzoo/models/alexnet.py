@@ -1,0 +1,167 @@
+"""AlexNet: the paper's two-tower network of 2012 and torchvision's single-tower variant of 2014."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnzoo.layers import LocalResponseNorm
+from cnnzoo.models._base import ZooModel
+from cnnzoo.registry import register_model
+
+__all__ = ["AlexNet", "AlexNet2012"]
+
+
+class AlexNet(ZooModel):
+    """The single-tower AlexNet of Krizhevsky 2014 ("One weird trick"), laid out as torchvision's.
+
+    Five convolutions of 64, 192, 384, 256 and 256 channels without normalisation, then
+    4096-4096-classes fully connected layers with dropout before each hidden one. Keys match
+    torchvision's ``alexnet`` (``features.0`` ... ``classifier.6``).
+
+    Args:
+        dropout: dropout probability before the two hidden fully connected layers.
+        num_classes: outputs of the classifier.
+        in_chans: input channels.
+    """
+
+    classifier_name = "classifier.6"
+
+    def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
+        super().__init__(num_classes=num_classes, in_chans=in_chans)
+        self.features = nn.Sequential(
+            nn.Conv2d(in_chans, 64, kernel_size=11, stride=4, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(192, 384, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.num_features = 4096
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout),
+            nn.Linear(256 * 6 * 6, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, num_classes),
+        )
+        self._finish_init()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        x = self.classifier[:-1](x)
+        return x if pre_logits else self.classifier[-1](x)
+
+
+class AlexNet2012(ZooModel):
+    """The network of Krizhevsky, Sutskever & Hinton 2012 (Figure 2), the paper's two GPUs as groups.
+
+    conv1 96@11x11/4, ReLU, local response normalisation, overlapping 3x3/2 max-pool; conv2 256@5x5
+    in two groups (each tower sees only its own 48 maps), ReLU, LRN, pool; conv3 384@3x3 across both
+    towers; conv4 384@3x3 and conv5 256@3x3 in two groups; pool; fc6 and fc7 of 4096 with ReLU and
+    dropout; fc8. A convolution with ``groups=2`` computes exactly what the paper's two towers compute
+    with their cross-GPU connections only at conv3 and the fully connected layers.
+
+    The LRN uses the paper's n=5, k=2, alpha=1e-4, beta=0.75 under the paper's scaling (alpha not
+    divided by n; section 3.3). Weights are initialised as in section 5: N(0, 0.01), biases 1 in conv2,
+    conv4, conv5 and the fully connected layers, 0 elsewhere. The input is 224x224 with conv1 padded by
+    2, which gives the paper's 55x55 first maps (an unpadded 227x227 input gives the same).
+
+    Args:
+        dropout: dropout probability after fc6 and fc7 (0.5 in the paper).
+        num_classes: outputs of the classifier.
+        in_chans: input channels.
+    """
+
+    classifier_name = "classifier.fc8"
+
+    def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
+        super().__init__(num_classes=num_classes, in_chans=in_chans)
+
+        def lrn() -> LocalResponseNorm:
+            return LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0, scale="paper")
+
+        self.features = nn.Sequential(
+            OrderedDict(
+                [
+                    ("conv1", nn.Conv2d(in_chans, 96, kernel_size=11, stride=4, padding=2)),
+                    ("relu1", nn.ReLU(inplace=True)),
+                    ("norm1", lrn()),
+                    ("pool1", nn.MaxPool2d(kernel_size=3, stride=2)),
+                    ("conv2", nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2)),
+                    ("relu2", nn.ReLU(inplace=True)),
+                    ("norm2", lrn()),
+                    ("pool2", nn.MaxPool2d(kernel_size=3, stride=2)),
+                    ("conv3", nn.Conv2d(256, 384, kernel_size=3, padding=1)),
+                    ("relu3", nn.ReLU(inplace=True)),
+                    ("conv4", nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=2)),
+                    ("relu4", nn.ReLU(inplace=True)),
+                    ("conv5", nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=2)),
+                    ("relu5", nn.ReLU(inplace=True)),
+                    ("pool5", nn.MaxPool2d(kernel_size=3, stride=2)),
+                ]
+            )
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.num_features = 4096
+        self.classifier = nn.Sequential(
+            OrderedDict(
+                [
+                    ("fc6", nn.Linear(256 * 6 * 6, 4096)),
+                    ("relu6", nn.ReLU(inplace=True)),
+                    ("drop6", nn.Dropout(p=dropout)),
+                    ("fc7", nn.Linear(4096, 4096)),
+                    ("relu7", nn.ReLU(inplace=True)),
+                    ("drop7", nn.Dropout(p=dropout)),
+                    ("fc8", nn.Linear(4096, num_classes)),
+                ]
+            )
+        )
+        for name, module in self.named_modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.normal_(module.weight, 0.0, 0.01)
+                one = name.rsplit(".", 1)[-1] in ("conv2", "conv4", "conv5", "fc6", "fc7", "fc8")
+                nn.init.constant_(module.bias, 1.0 if one else 0.0)
+        self._finish_init()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        x = self.classifier[:-1](x)
+        return x if pre_logits else self.classifier.fc8(x)
+
+    def _new_classifier(self, num_classes: int) -> nn.Module:
+        layer = nn.Linear(self.num_features, num_classes)
+        nn.init.normal_(layer.weight, 0.0, 0.01)
+        nn.init.ones_(layer.bias)
+        return layer
+
+
+@register_model(paper='Krizhevsky, "One weird trick for parallelizing convolutional neural networks", arXiv 2014. https://arxiv.org/abs/1404.5997')
+def alexnet(**kwargs: Any) -> AlexNet:
+    """AlexNet as torchvision ships it: the single-tower variant of Krizhevsky 2014; 61,100,840 parameters."""
+    return AlexNet(**kwargs)
+
+
+@register_model(family="alexnet", paper='Krizhevsky, Sutskever, Hinton, "ImageNet Classification with Deep Convolutional Neural Networks", NeurIPS 2012. https://papers.nips.cc/paper/4824')
+def alexnet_2012(**kwargs: Any) -> AlexNet2012:
+    """AlexNet as published (Krizhevsky et al. 2012): two towers as grouped convolutions, LRN; 60,965,224 parameters."""
+    return AlexNet2012(**kwargs)

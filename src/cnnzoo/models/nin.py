@@ -1,0 +1,97 @@
+"""Network in Network (Lin, Chen & Yan 2014), the released ImageNet model."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cnnzoo.models._base import ZooModel
+from cnnzoo.registry import register_model
+
+__all__ = ["NIN"]
+
+
+def _mlpconv(index: int, in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int,
+             mlp_names: tuple[str, str]) -> list[tuple[str, nn.Module]]:
+    """One mlpconv layer: a convolution followed by two 1x1 convolutions (the "micro network"), ReLU after each."""
+    first, second = mlp_names
+    return [
+        (f"conv{index}", nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding)),
+        (f"relu{index}", nn.ReLU(inplace=True)),
+        (first, nn.Conv2d(out_channels, out_channels, kernel_size=1)),
+        (f"relu_{first}", nn.ReLU(inplace=True)),
+        (second, nn.Conv2d(out_channels, out_channels, kernel_size=1)),
+        (f"relu_{second}", nn.ReLU(inplace=True)),
+    ]
+
+
+class NIN(ZooModel):
+    """Network in Network for ImageNet: four mlpconv layers and global average pooling, no fully connected layer.
+
+    Lin et al. 2014 (section 3) replace each convolution by an "mlpconv" -- a convolution followed by
+    1x1 convolutions -- and the fully connected classifier by a 1x1 convolution to one map per class,
+    averaged over space. This is the ImageNet model its authors released (Caffe model zoo):
+    96@11x11/4, 256@5x5 and 384@3x3 mlpconvs each followed by a 3x3/2 max-pool, dropout, then 1024@3x3,
+    a 1x1 of 1024 and the 1x1 classifier ``cccp8``; every convolution, the classifier included, is
+    followed by ReLU, and pooling rounds up as Caffe's does. Layer names are the released model's.
+
+    Args:
+        dropout: dropout probability before the fourth mlpconv layer.
+        num_classes: outputs of the classifier.
+        in_chans: input channels.
+    """
+
+    classifier_name = "cccp8"
+
+    def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
+        super().__init__(num_classes=num_classes, in_chans=in_chans)
+        layers = [
+            *_mlpconv(1, in_chans, 96, 11, 4, 0, ("cccp1", "cccp2")),
+            ("pool1", nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)),
+            *_mlpconv(2, 96, 256, 5, 1, 2, ("cccp3", "cccp4")),
+            ("pool2", nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)),
+            *_mlpconv(3, 256, 384, 3, 1, 1, ("cccp5", "cccp6")),
+            ("pool3", nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)),
+            ("drop", nn.Dropout(p=dropout)),
+            ("conv4", nn.Conv2d(384, 1024, kernel_size=3, padding=1)),
+            ("relu4", nn.ReLU(inplace=True)),
+            ("cccp7", nn.Conv2d(1024, 1024, kernel_size=1)),
+            ("relu_cccp7", nn.ReLU(inplace=True)),
+        ]
+        self.features = nn.Sequential(OrderedDict(layers))
+        self.num_features = 1024
+        self.cccp8 = nn.Conv2d(1024, num_classes, kernel_size=1)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                self._init_conv(module)
+        self._finish_init()
+
+    @staticmethod
+    def _init_conv(conv: nn.Conv2d) -> None:
+        nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+        nn.init.zeros_(conv.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        if pre_logits:
+            # the map cccp8 reads, averaged over space: num_features values per image
+            return torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
+        x = F.relu(self.cccp8(x), inplace=True)
+        return torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
+
+    def _new_classifier(self, num_classes: int) -> nn.Module:
+        layer = nn.Conv2d(self.num_features, num_classes, kernel_size=1)
+        self._init_conv(layer)
+        return layer
+
+
+@register_model(paper='Lin, Chen, Yan, "Network In Network", ICLR 2014. https://arxiv.org/abs/1312.4400')
+def nin(**kwargs: Any) -> NIN:
+    """Network in Network, the released ImageNet model (Lin et al. 2014); 7,595,176 parameters."""
+    return NIN(**kwargs)

@@ -1,0 +1,158 @@
+"""VGG networks (Simonyan & Zisserman 2015), configurations A, B, D and E, with and without BatchNorm.
+
+State_dict keys follow torchvision's (``features.0.weight`` ... ``classifier.6.weight``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnzoo.models._base import ZooModel
+from cnnzoo.registry import register_model
+
+__all__ = ["VGG", "VGG_CONFIGS", "make_vgg_features"]
+
+#: Table 1 of the paper: the output channels of each 3x3 convolution, "M" for a 2x2 max-pool.
+VGG_CONFIGS: dict[str, tuple[int | str, ...]] = {
+    "A": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+    "B": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+    "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
+    "E": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"),
+}
+
+
+def make_vgg_features(config: Sequence[int | str], in_chans: int, batch_norm: bool) -> nn.Sequential:
+    """The convolutional part of a VGG configuration: 3x3 convolutions (padding 1) with ReLU, 2x2 max-pools."""
+    layers: list[nn.Module] = []
+    channels = in_chans
+    for item in config:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            continue
+        layers.append(nn.Conv2d(channels, int(item), kernel_size=3, padding=1))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(int(item)))
+        layers.append(nn.ReLU(inplace=True))
+        channels = int(item)
+    return nn.Sequential(*layers)
+
+
+class VGG(ZooModel):
+    """VGG: stacks of 3x3 convolutions, then 4096-4096-classes fully connected layers with dropout.
+
+    Args:
+        config: a column of Table 1 as a channel list (see :data:`VGG_CONFIGS`).
+        batch_norm: BatchNorm after each convolution (not in the paper; torchvision's ``_bn`` variants).
+        dropout: dropout probability after each of the two hidden fully connected layers.
+        num_classes: outputs of the classifier.
+        in_chans: input channels.
+    """
+
+    classifier_name = "classifier.6"
+
+    def __init__(
+        self,
+        config: Sequence[int | str],
+        *,
+        batch_norm: bool = False,
+        dropout: float = 0.5,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+    ) -> None:
+        super().__init__(num_classes=num_classes, in_chans=in_chans)
+        self.features = make_vgg_features(config, in_chans, batch_norm)
+        # The paper feeds fc6 a 7x7 map; pooling to 7x7 lets other input sizes through unchanged at 224.
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.num_features = 4096
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, num_classes),
+        )
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                self._init_linear(module)
+        self._finish_init()
+
+    @staticmethod
+    def _init_linear(layer: nn.Linear) -> None:
+        nn.init.normal_(layer.weight, 0, 0.01)
+        nn.init.zeros_(layer.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        x = self.classifier[:-1](x)
+        return x if pre_logits else self.classifier[-1](x)
+
+    def _new_classifier(self, num_classes: int) -> nn.Module:
+        layer = nn.Linear(self.num_features, num_classes)
+        self._init_linear(layer)
+        return layer
+
+
+_VGG = 'Simonyan, Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition", ICLR 2015. https://arxiv.org/abs/1409.1556'
+
+
+@register_model(paper=_VGG)
+def vgg11(**kwargs: Any) -> VGG:
+    """VGG-11, configuration A of Simonyan & Zisserman 2015 (Table 1); 132,863,336 parameters."""
+    return VGG(VGG_CONFIGS["A"], **kwargs)
+
+
+@register_model(paper=_VGG)
+def vgg11_bn(**kwargs: Any) -> VGG:
+    """VGG-11 (configuration A, Simonyan & Zisserman 2015) with BatchNorm; 132,868,840 parameters."""
+    return VGG(VGG_CONFIGS["A"], batch_norm=True, **kwargs)
+
+
+@register_model(paper=_VGG)
+def vgg13(**kwargs: Any) -> VGG:
+    """VGG-13, configuration B of Simonyan & Zisserman 2015 (Table 1); 133,047,848 parameters."""
+    return VGG(VGG_CONFIGS["B"], **kwargs)
+
+
+@register_model(paper=_VGG)
+def vgg13_bn(**kwargs: Any) -> VGG:
+    """VGG-13 (configuration B, Simonyan & Zisserman 2015) with BatchNorm; 133,053,736 parameters."""
+    return VGG(VGG_CONFIGS["B"], batch_norm=True, **kwargs)
+
+
+@register_model(paper=_VGG)
+def vgg16(**kwargs: Any) -> VGG:
+    """VGG-16, configuration D of Simonyan & Zisserman 2015 (Table 1); 138,357,544 parameters."""
+    return VGG(VGG_CONFIGS["D"], **kwargs)
+
+
+@register_model(paper=_VGG)
+def vgg16_bn(**kwargs: Any) -> VGG:
+    """VGG-16 (configuration D, Simonyan & Zisserman 2015) with BatchNorm; 138,365,992 parameters."""
+    return VGG(VGG_CONFIGS["D"], batch_norm=True, **kwargs)
+
+
+@register_model(paper=_VGG)
+def vgg19(**kwargs: Any) -> VGG:
+    """VGG-19, configuration E of Simonyan & Zisserman 2015 (Table 1); 143,667,240 parameters."""
+    return VGG(VGG_CONFIGS["E"], **kwargs)
+
+
+@register_model(paper=_VGG)
+def vgg19_bn(**kwargs: Any) -> VGG:
+    """VGG-19 (configuration E, Simonyan & Zisserman 2015) with BatchNorm; 143,678,248 parameters."""
+    return VGG(VGG_CONFIGS["E"], batch_norm=True, **kwargs)

@@ -1,0 +1,356 @@
+"""The model registry: names to builders, with what each network expects and where it comes from.
+
+A builder is registered with :func:`register_model`; :func:`create` builds any registered network by
+name, :func:`list_models` and :func:`model_info` describe them without building real weights.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from cnnzoo._meta import count_flops
+from cnnzoo.errors import RegistryError, UnknownModelError, WeightsError, check_positive_int
+from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
+
+__all__ = [
+    "ModelEntry",
+    "ModelInfo",
+    "register_model",
+    "create",
+    "list_models",
+    "is_model",
+    "model_info",
+    "get_entry",
+]
+
+Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered network.
+
+    Attributes:
+        name: the name :func:`create` takes.
+        builder: the registered function (wrapped so its models carry ``default_cfg``).
+        family: the architecture family (``"resnet"``, ``"densenet"``, ...).
+        paper: the citation of the paper the network comes from.
+        cfg: configuration given at registration for models that do not provide their own.
+    """
+
+    name: str
+    builder: Callable[..., nn.Module]
+    family: str
+    paper: str
+    cfg: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a registered network is, computed on the meta device (no weights are allocated).
+
+    Attributes:
+        name: registry name.
+        family: architecture family.
+        paper: citation of the paper.
+        input_size: default input ``(C, H, W)``.
+        min_input_size: the smallest ``(C, H, W)`` the network accepts.
+        num_classes: default number of classes.
+        parameters: number of parameters at the default (or given) configuration.
+        gflops: GFLOPs of one forward pass of one image at ``input_size``, counted by
+            :mod:`torch.utils.flop_counter` (a multiply-add is two FLOPs).
+        mean: per-channel mean of the input normalisation.
+        std: per-channel standard deviation of the input normalisation.
+        interpolation: resize interpolation for evaluation.
+        crop_pct: the centre-crop fraction for evaluation.
+    """
+
+    name: str
+    family: str
+    paper: str
+    input_size: tuple[int, int, int]
+    min_input_size: tuple[int, int, int] | None
+    num_classes: int
+    parameters: int
+    gflops: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    interpolation: str
+    crop_pct: float
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def _accepted_keywords(fn: Callable[..., Any]) -> set[str] | None:
+    """The keyword names ``fn`` takes, or None when it takes ``**kwargs``."""
+    parameters = inspect.signature(fn).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters}
+
+
+def register_model(
+    fn: Builder | None = None,
+    *,
+    name: str | None = None,
+    family: str | None = None,
+    paper: str = "",
+    input_size: tuple[int, int, int] = (3, 224, 224),
+    num_classes: int = 1000,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+    interpolation: str = "bilinear",
+    crop_pct: float = 0.875,
+    overwrite: bool = False,
+) -> Any:
+    """Register a builder function under its name so :func:`create` can build it.
+
+    Works bare (``@register_model``) or with arguments. The builder takes keyword arguments, at least
+    ``num_classes`` and ``in_chans`` if it wants to honour them, and returns an ``nn.Module``. cnnzoo's
+    own builders return :class:`~cnnzoo.models.ZooModel` subclasses, which describe their own input;
+    for other models the ``input_size``, ``mean``, ``std``, ``interpolation`` and ``crop_pct`` given
+    here become the model's ``default_cfg``.
+
+    Args:
+        fn: the builder (when used bare).
+        name: registry name; defaults to the function's name.
+        family: architecture family; defaults to the name of the module that defines the builder.
+        paper: citation of the paper the network comes from.
+        input_size: default ``(C, H, W)`` for models that do not define their own.
+        num_classes: default class count for models that do not define their own.
+        mean: input normalisation mean for models that do not define their own.
+        std: input normalisation std for models that do not define their own.
+        interpolation: resize interpolation for models that do not define their own.
+        crop_pct: evaluation centre-crop fraction for models that do not define their own.
+        overwrite: replace an existing registration of the same name instead of raising.
+
+    Returns:
+        The wrapped builder, which attaches ``default_cfg`` to each model it builds.
+
+    Raises:
+        RegistryError: if the name is taken and ``overwrite`` is false, or has a ``.`` in it (the dot
+            separates a model name from a pretrained tag).
+
+    Example:
+        >>> @cnnzoo.register_model(family="mine", input_size=(3, 64, 64), num_classes=10)
+        ... def tiny_net(num_classes=10, in_chans=3):
+        ...     return torch.nn.Sequential(torch.nn.Conv2d(in_chans, 8, 3), torch.nn.Flatten(),
+        ...                                torch.nn.LazyLinear(num_classes))
+        >>> model = cnnzoo.create("tiny_net")
+    """
+
+    def decorate(builder: Builder) -> Builder:
+        model_name = name or builder.__name__
+        if "." in model_name:
+            raise RegistryError(
+                f"Model name {model_name!r} has a '.', which separates a name from a pretrained tag "
+                "('resnet50.tv_in1k'). Choose a name without dots."
+            )
+        if model_name in _REGISTRY and not overwrite:
+            raise RegistryError(
+                f"A model named {model_name!r} is already registered (by "
+                f"{_REGISTRY[model_name].builder.__module__}). Pick another name or pass overwrite=True."
+            )
+        accepted = _accepted_keywords(builder)
+        fallback_cfg = {
+            "input_size": tuple(input_size),
+            "num_classes": num_classes,
+            "mean": tuple(mean),
+            "std": tuple(std),
+            "interpolation": interpolation,
+            "crop_pct": crop_pct,
+        }
+
+        @functools.wraps(builder)
+        def build(**kwargs: Any) -> nn.Module:
+            if accepted is not None:
+                unknown = sorted(set(kwargs) - accepted)
+                if unknown:
+                    raise TypeError(
+                        f"{model_name}() got unexpected keyword arguments {unknown}; it takes "
+                        f"{sorted(accepted)}."
+                    )
+            model = builder(**kwargs)
+            cfg = getattr(model, "default_cfg", None)
+            if not cfg:
+                in_chans = kwargs.get("in_chans", fallback_cfg["input_size"][0])
+                cfg = {
+                    **fallback_cfg,
+                    "input_size": (in_chans, *fallback_cfg["input_size"][1:]),
+                    "num_classes": kwargs.get("num_classes", num_classes),
+                    "mean": adapt_mean_std(fallback_cfg["mean"], in_chans),
+                    "std": adapt_mean_std(fallback_cfg["std"], in_chans),
+                }
+            model.default_cfg = {**cfg, "architecture": model_name}
+            return model
+
+        _REGISTRY[model_name] = ModelEntry(
+            name=model_name,
+            builder=build,
+            family=family or builder.__module__.rsplit(".", 1)[-1],
+            paper=paper,
+            cfg=fallback_cfg,
+        )
+        return build  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def _natural_key(name: str) -> list[Any]:
+    # resnet18 < resnet34 < resnet50 < resnet101, as a reader expects
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def list_models(pattern: str | Iterable[str] | None = None, *, exclude: str | Iterable[str] | None = None) -> list[str]:
+    """Names of registered models, sorted naturally (``resnet18`` before ``resnet101``).
+
+    Args:
+        pattern: shell-style wildcard(s) the name must match (``"resnet*"``, ``["vgg1?", "*bn"]``).
+        exclude: wildcard(s) that remove names from the result.
+
+    Example:
+        >>> cnnzoo.list_models("densenet*")
+        ['densenet121', 'densenet161', 'densenet169', 'densenet201', 'densenet264']
+    """
+
+    def as_list(value: str | Iterable[str] | None) -> list[str]:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else list(value)
+
+    include, excluded = as_list(pattern), as_list(exclude)
+    names = [
+        n
+        for n in _REGISTRY
+        if (not include or any(fnmatch.fnmatchcase(n, p) for p in include))
+        and not any(fnmatch.fnmatchcase(n, p) for p in excluded)
+    ]
+    return sorted(names, key=_natural_key)
+
+
+def is_model(name: str) -> bool:
+    """Whether ``name`` is a registered model."""
+    return name in _REGISTRY
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The registry entry of ``name``.
+
+    Raises:
+        UnknownModelError: for an unregistered name, listing the closest registered names.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        pass
+    lowered = name.lower().replace("-", "_")
+    if lowered in _REGISTRY:
+        close = [lowered]
+    else:
+        close = difflib.get_close_matches(lowered, list(_REGISTRY), n=5, cutoff=0.6)
+        close += [n for n in list_models(f"{lowered}*") if n not in close][: max(0, 5 - len(close))]
+    suggestion = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise UnknownModelError(
+        f"Unknown model {name!r}.{suggestion} cnnzoo.list_models() (or `cnnzoo list`) shows all "
+        f"{len(_REGISTRY)} models."
+    ) from None
+
+
+def create(
+    name: str,
+    *,
+    pretrained: bool | str = False,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build a registered network by name.
+
+    Args:
+        name: a registered model name (see :func:`list_models`).
+        pretrained: whether to load pretrained weights.
+        num_classes: outputs of the classifier; the model's default (1000 for ImageNet networks, 10 for
+            LeNet-5 and the CIFAR networks) when None.
+        in_chans: input channels; the model's default (3, or 1 for LeNet-5) when None.
+        **kwargs: architecture options of the model's class (``aux_logits=True`` for GoogLeNet,
+            ``drop_rate=0.2`` for DenseNet, ...).
+
+    Returns:
+        The network, in training mode, with ``default_cfg`` describing its input.
+
+    Raises:
+        UnknownModelError: for a name that is not registered (the message lists close matches).
+        ValueError: for ``num_classes`` or ``in_chans`` below 1.
+        WeightsError: when pretrained weights are asked for but none are published for the model.
+
+    Example:
+        >>> model = cnnzoo.create("alexnet", num_classes=5)
+        >>> model.get_classifier()
+        Linear(in_features=4096, out_features=5, bias=True)
+    """
+    entry = get_entry(name)
+    if num_classes is not None:
+        kwargs["num_classes"] = check_positive_int("num_classes", num_classes)
+    if in_chans is not None:
+        kwargs["in_chans"] = check_positive_int("in_chans", in_chans)
+    if pretrained:
+        raise WeightsError(
+            f"No pretrained weights are registered for {entry.name!r}. Build it with pretrained=False "
+            "and train it, or load your own checkpoint with model.load_state_dict(torch.load(PATH))."
+        )
+    return entry.builder(**kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_info(name: str, frozen_kwargs: tuple[tuple[str, Any], ...]) -> ModelInfo:
+    entry = get_entry(name)
+    with torch.device("meta"):
+        model = entry.builder(**dict(frozen_kwargs))
+    cfg = model.default_cfg
+    input_size = tuple(cfg["input_size"])
+    min_size = cfg.get("min_input_size")
+    return ModelInfo(
+        name=entry.name,
+        family=entry.family,
+        paper=entry.paper,
+        input_size=input_size,  # type: ignore[arg-type]
+        min_input_size=tuple(min_size) if min_size else None,  # type: ignore[arg-type]
+        num_classes=cfg["num_classes"],
+        parameters=sum(p.numel() for p in model.parameters()),
+        gflops=count_flops(model.eval(), (1, *input_size)) / 1e9,
+        mean=tuple(cfg["mean"]),
+        std=tuple(cfg["std"]),
+        interpolation=cfg["interpolation"],
+        crop_pct=cfg["crop_pct"],
+    )
+
+
+def model_info(name: str, **kwargs: Any) -> ModelInfo:
+    """Describe a registered network without allocating its weights.
+
+    Args:
+        name: registered model name.
+        **kwargs: arguments of :func:`create` (``num_classes=5``, ``in_chans=1``) to describe that
+            configuration instead of the default.
+
+    Example:
+        >>> cnnzoo.model_info("resnet50").parameters
+        25557032
+    """
+    entry = get_entry(name)
+    for key in ("num_classes", "in_chans"):
+        if kwargs.get(key) is not None:
+            check_positive_int(key, kwargs[key])
+    frozen = tuple(sorted((k, v) for k, v in kwargs.items() if v is not None))
+    return _cached_info(entry.name, frozen)
