@@ -120,8 +120,11 @@ def summary(model: nn.Module, input_size: Sequence[int] | None = None, batch_siz
     rows: list[LayerRow] = []
     names = {module: name for name, module in model.named_modules()}
 
+    # Read parameters before the forward pass: during it they are replaced by meta stand-ins.
+    owned = {module: list(module.parameters(recurse=False)) for module in model.modules()}
+
     def record(module: nn.Module, _inputs: object, output: object) -> None:
-        params = list(module.parameters(recurse=False))
+        params = owned[module]
         rows.append(
             LayerRow(
                 name=names.get(module, "?"),
@@ -132,7 +135,7 @@ def summary(model: nn.Module, input_size: Sequence[int] | None = None, batch_siz
             )
         )
 
-    leaves = [m for m in model.modules() if not list(m.children()) or list(m.parameters(recurse=False))]
+    leaves = [m for m in model.modules() if not list(m.children()) or owned[m]]
     handles = [m.register_forward_hook(record) for m in leaves]
     try:
         meta_forward(model, shape)

@@ -1,0 +1,194 @@
+"""The registry: names, wildcards, close matches, argument checks, users' own models, model_info."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+import cnnzoo
+from cnnzoo import registry
+
+SEED_MODELS = [
+    "lenet5", "alexnet", "alexnet_2012", "nin", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn",
+    "vgg16_bn", "vgg19_bn", "googlenet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2", "seresnet50", "seresnet101",
+    "seresnet152", "densenet121", "densenet161", "densenet169", "densenet201", "cifar_resnet20",
+    "cifar_resnet32", "cifar_resnet44", "cifar_resnet56", "cifar_resnet110", "cifar_densenet_bc100",
+]
+
+
+@pytest.fixture
+def clean_registry():
+    """Let a test register models and forget them afterwards."""
+    saved = dict(registry._REGISTRY)
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
+    registry._cached_info.cache_clear()
+
+
+def test_every_seed_architecture_is_registered():
+    missing = [name for name in SEED_MODELS if not cnnzoo.is_model(name)]
+    assert missing == []
+
+
+def test_builders_are_importable_by_name_from_cnnzoo_models():
+    model = cnnzoo.models.resnet50(num_classes=5)
+    assert model.get_classifier().out_features == 5
+    assert model.default_cfg["architecture"] == "resnet50"
+
+
+def test_list_models_sorts_naturally():
+    assert cnnzoo.list_models("resnet[0-9]*") == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+
+
+def test_list_models_takes_several_patterns_and_excludes():
+    names = cnnzoo.list_models(["vgg1?", "vgg1?_bn"], exclude="*_bn")
+    assert names == ["vgg11", "vgg13", "vgg16", "vgg19"]
+    assert cnnzoo.list_models("no_such_*") == []
+
+
+def test_list_models_without_pattern_lists_everything_once():
+    names = cnnzoo.list_models()
+    assert len(names) == len(set(names)) == len(registry._REGISTRY)
+
+
+def test_is_model_is_false_for_unknown_names():
+    assert cnnzoo.is_model("resnet50")
+    assert not cnnzoo.is_model("resnet05")
+
+
+@pytest.mark.parametrize(
+    ("typo", "expected"),
+    [("resnet05", "resnet50"), ("densnet121", "densenet121"), ("ResNet-50", "resnet50"), ("vgg16bn", "vgg16_bn")],
+)
+def test_unknown_name_error_lists_close_matches(typo, expected):
+    with pytest.raises(cnnzoo.UnknownModelError, match="Did you mean") as caught:
+        cnnzoo.create(typo)
+    assert expected in str(caught.value)
+    assert isinstance(caught.value, ValueError) and not isinstance(caught.value, KeyError)
+
+
+def test_unknown_name_without_close_match_points_to_the_list():
+    with pytest.raises(cnnzoo.UnknownModelError, match="list_models"):
+        cnnzoo.model_info("transformer_xl")
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "5"])
+@pytest.mark.parametrize("argument", ["num_classes", "in_chans"])
+def test_create_refuses_non_positive_or_non_integer_counts(argument, bad):
+    with pytest.raises(ValueError, match=argument) as caught:
+        cnnzoo.create("lenet5", **{argument: bad})
+    assert isinstance(caught.value, cnnzoo.CnnzooError)
+
+
+def test_num_classes_zero_error_says_how_to_get_features():
+    with pytest.raises(ValueError, match="forward_features"):
+        cnnzoo.create("resnet18", num_classes=0)
+
+
+def test_create_passes_architecture_options_through():
+    model = cnnzoo.create("googlenet", aux_logits=True)
+    assert model.aux1 is not None and model.aux2 is not None
+    with pytest.raises(TypeError, match="no_such_option"):
+        cnnzoo.create("resnet18", no_such_option=1)
+
+
+def test_create_uses_the_model_defaults_when_counts_are_not_given():
+    lenet = cnnzoo.create("lenet5")
+    assert (lenet.num_classes, lenet.in_chans) == (10, 1)
+    assert cnnzoo.create("lenet5", in_chans=3).default_cfg["input_size"] == (3, 32, 32)
+
+
+def test_pretrained_without_published_weights_is_refused_loudly():
+    with pytest.raises(cnnzoo.WeightsError, match="lenet5"):
+        cnnzoo.create("lenet5", pretrained=True)
+
+
+def test_model_info_describes_without_building_real_weights():
+    info = cnnzoo.model_info("resnet50")
+    assert info.parameters == 25_557_032
+    assert info.family == "resnet"
+    assert "Deep Residual Learning" in info.paper
+    assert info.input_size == (3, 224, 224)
+    assert info.num_classes == 1000
+    # torchvision lists 4.09 GFLOPS counting multiply-adds; the flop counter counts each as two
+    assert info.gflops == pytest.approx(8.18, abs=0.02)
+    assert info.mean == (0.485, 0.456, 0.406) and info.std == (0.229, 0.224, 0.225)
+    assert info.min_input_size == (3, 1, 1)
+
+
+def test_model_info_follows_configuration_arguments():
+    assert cnnzoo.model_info("resnet50", num_classes=5).parameters == 25_557_032 - 2048 * 995 - 995
+    one_channel = cnnzoo.model_info("resnet50", in_chans=1)
+    assert one_channel.input_size == (1, 224, 224)
+    assert one_channel.mean == pytest.approx((sum((0.485, 0.456, 0.406)) / 3,))
+    with pytest.raises(ValueError, match="num_classes"):
+        cnnzoo.model_info("resnet50", num_classes=0)
+
+
+@pytest.mark.parametrize("name", cnnzoo.list_models())
+def test_every_model_and_builder_docstring_cite_the_paper(name):
+    info = cnnzoo.model_info(name)
+    assert info.paper and ("19" in info.paper or "20" in info.paper), "citation with a year"
+    assert info.family
+    first_author = info.paper.split(",")[0].split()[0]
+    assert first_author in (registry.get_entry(name).builder.__doc__ or ""), "the docstring cites the paper"
+
+
+def test_model_info_is_a_frozen_dataclass():
+    info = cnnzoo.model_info("lenet5")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.parameters = 0  # type: ignore[misc]
+
+
+def test_register_model_bare_decorator_registers_a_users_model(clean_registry):
+    @cnnzoo.register_model
+    def my_tiny_net(num_classes: int = 3, in_chans: int = 3) -> nn.Module:
+        return nn.Sequential(nn.Conv2d(in_chans, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+
+    assert cnnzoo.is_model("my_tiny_net")
+    assert "my_tiny_net" in cnnzoo.list_models("my_*")
+    model = cnnzoo.create("my_tiny_net", num_classes=6, in_chans=2)
+    assert model(torch.randn(2, 2, 16, 16)).shape == (2, 6)
+    assert model.default_cfg["architecture"] == "my_tiny_net"
+    assert model.default_cfg["input_size"] == (2, 224, 224)
+    assert cnnzoo.model_info("my_tiny_net").family == "test_registry"
+
+
+def test_register_model_with_arguments_sets_the_configuration(clean_registry):
+    @cnnzoo.register_model(name="cifar_toy", family="toys", paper="Me, 2026", input_size=(3, 32, 32),
+                           num_classes=10, crop_pct=1.0)
+    def build(num_classes: int = 10, in_chans: int = 3) -> nn.Module:
+        return nn.Sequential(nn.Flatten(), nn.Linear(in_chans * 32 * 32, num_classes))
+
+    info = cnnzoo.model_info("cifar_toy")
+    assert (info.family, info.paper, info.input_size, info.crop_pct) == ("toys", "Me, 2026", (3, 32, 32), 1.0)
+    assert info.parameters == 3 * 32 * 32 * 10 + 10
+
+
+def test_register_model_refuses_duplicates_unless_overwriting(clean_registry):
+    def resnet18(num_classes: int = 1000, in_chans: int = 3) -> nn.Module:
+        return nn.Linear(1, num_classes)
+
+    with pytest.raises(cnnzoo.RegistryError, match="already registered"):
+        cnnzoo.register_model(resnet18)
+    cnnzoo.register_model(resnet18, overwrite=True)
+    assert isinstance(cnnzoo.create("resnet18"), nn.Linear)
+
+
+def test_register_model_refuses_dotted_names(clean_registry):
+    with pytest.raises(cnnzoo.RegistryError, match="tag"):
+        cnnzoo.register_model(lambda **kw: nn.Identity(), name="mine.v1")
+
+
+def test_builder_without_kwargs_reports_unexpected_arguments(clean_registry):
+    @cnnzoo.register_model
+    def fixed_net(num_classes: int = 2) -> nn.Module:
+        return nn.Linear(4, num_classes)
+
+    with pytest.raises(TypeError, match="in_chans"):
+        cnnzoo.create("fixed_net", in_chans=1)
