@@ -86,6 +86,7 @@ def test_lrn_paper_scale_with_alexnet_constants_differs_from_pytorch_scale() -> 
         ({"size": 5, "alpha": float("nan")}, "alpha"),
         ({"size": 5, "beta": float("inf")}, "beta"),
         ({"size": 5, "k": float("nan")}, "k"),
+        ({"size": 5, "alpha": "x"}, "alpha"),
         ({"size": 5, "scale": "caffe"}, "scale"),
     ],
 )
@@ -196,9 +197,8 @@ def test_alexnet_2012_lrn_layers_use_paper_constants_after_relu_before_pool(alex
     assert names.index("relu2") < names.index("norm2") < names.index("pool2")
 
 
-def test_alexnet_2012_initialisation_follows_section_5() -> None:
-    torch.manual_seed(0)
-    model = cnnzoo.create("alexnet_2012")
+def test_alexnet_2012_initialisation_follows_section_5(alexnet_2012: nn.Module) -> None:
+    model = alexnet_2012
     layers = {**dict(model.features.named_children()), **dict(model.classifier.named_children())}
     for name in ("conv2", "conv4", "conv5", "fc6", "fc7", "fc8"):
         assert torch.equal(layers[name].bias, torch.ones_like(layers[name].bias)), name

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from cnnzoo._meta import count_flops, meta_forward
+from cnnzoo.errors import CnnzooValueError
 
 __all__ = ["LayerRow", "ModelSummary", "summary"]
 
@@ -114,7 +115,9 @@ def summary(model: nn.Module, input_size: Sequence[int] | None = None, batch_siz
     if input_size is None:
         cfg = getattr(model, "default_cfg", None) or {}
         if "input_size" not in cfg:
-            raise ValueError("The model has no default_cfg['input_size']; pass input_size=(C, H, W).")
+            raise CnnzooValueError(
+                f"{type(model).__name__} has no default_cfg['input_size']; pass input_size=(C, H, W)."
+            )
         input_size = cfg["input_size"]
     shape = (batch_size, *tuple(input_size))
     rows: list[LayerRow] = []

@@ -46,8 +46,8 @@ class LocalResponseNorm(nn.Module):
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise CnnzooValueError(f"LocalResponseNorm size must be an int >= 1, got {size!r}.")
         for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
-            if not math.isfinite(value):
-                raise CnnzooValueError(f"LocalResponseNorm {name} must be finite, got {value!r}.")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise CnnzooValueError(f"LocalResponseNorm {name} must be a finite number, got {value!r}.")
         if scale not in ("pytorch", "paper"):
             raise CnnzooValueError(f"LocalResponseNorm scale must be 'pytorch' or 'paper', got {scale!r}.")
         self.size, self.alpha, self.beta, self.k, self.scale = size, float(alpha), float(beta), float(k), scale
