@@ -6,8 +6,10 @@
 
 from cnnzoo import models  # noqa: F401  (registers every architecture)
 from cnnzoo.errors import CnnzooError, CnnzooValueError, InputShapeError, RegistryError, UnknownModelError, WeightsError
+from cnnzoo.pretrained import LoadReport, PretrainedTag, load_pretrained, push_to_hub, save_pretrained
 from cnnzoo.registry import ModelInfo, create, is_model, list_models, model_info, register_model
 from cnnzoo.summary import ModelSummary, summary
+from cnnzoo.transforms import transforms_for
 
 __version__ = "0.1.0.dev0"
 
@@ -15,16 +17,22 @@ __all__ = [
     "CnnzooError",
     "CnnzooValueError",
     "InputShapeError",
+    "LoadReport",
     "ModelInfo",
     "ModelSummary",
+    "PretrainedTag",
     "RegistryError",
     "UnknownModelError",
     "WeightsError",
     "create",
     "is_model",
     "list_models",
+    "load_pretrained",
     "model_info",
+    "push_to_hub",
     "register_model",
+    "save_pretrained",
     "summary",
+    "transforms_for",
     "__version__",
 ]

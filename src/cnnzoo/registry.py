@@ -10,16 +10,20 @@ import difflib
 import fnmatch
 import functools
 import inspect
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
+from cnnzoo import pretrained as pretrained_module
 from cnnzoo._meta import count_flops
 from cnnzoo.errors import RegistryError, UnknownModelError, WeightsError, check_positive_int
+from cnnzoo.pretrained import PretrainedTag
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 
 __all__ = [
@@ -73,6 +77,9 @@ class ModelInfo:
         std: per-channel standard deviation of the input normalisation.
         interpolation: resize interpolation for evaluation.
         crop_pct: the centre-crop fraction for evaluation.
+        pretrained_tags: the published weights: source, license, the ImageNet accuracy the publisher
+            reports, and the input they expect.
+        default_tag: the tag ``pretrained=True`` loads, or None when no weights are published.
     """
 
     name: str
@@ -87,6 +94,8 @@ class ModelInfo:
     std: tuple[float, ...]
     interpolation: str
     crop_pct: float
+    pretrained_tags: tuple[PretrainedTag, ...] = ()
+    default_tag: str | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -193,6 +202,8 @@ def register_model(
                     "std": adapt_mean_std(fallback_cfg["std"], in_chans),
                 }
             model.default_cfg = {**cfg, "architecture": model_name}
+            # the architecture options, so save_pretrained can record how to rebuild the model
+            model.model_args = {k: v for k, v in kwargs.items() if k not in ("num_classes", "in_chans")}
             return model
 
         _REGISTRY[model_name] = ModelEntry(
@@ -212,16 +223,25 @@ def _natural_key(name: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def list_models(pattern: str | Iterable[str] | None = None, *, exclude: str | Iterable[str] | None = None) -> list[str]:
+def list_models(
+    pattern: str | Iterable[str] | None = None,
+    *,
+    exclude: str | Iterable[str] | None = None,
+    pretrained: bool = False,
+) -> list[str]:
     """Names of registered models, sorted naturally (``resnet18`` before ``resnet101``).
 
     Args:
         pattern: shell-style wildcard(s) the name must match (``"resnet*"``, ``["vgg1?", "*bn"]``).
         exclude: wildcard(s) that remove names from the result.
+        pretrained: list ``name.tag`` for every set of published weights instead of bare names; the
+            patterns then match either the bare name or ``name.tag``.
 
     Example:
         >>> cnnzoo.list_models("densenet*")
         ['densenet121', 'densenet161', 'densenet169', 'densenet201', 'densenet264']
+        >>> cnnzoo.list_models("resnet50*", pretrained=True)
+        ['resnet50.tv_in1k', 'resnet50.tv2_in1k']
     """
 
     def as_list(value: str | Iterable[str] | None) -> list[str]:
@@ -230,18 +250,25 @@ def list_models(pattern: str | Iterable[str] | None = None, *, exclude: str | It
         return [value] if isinstance(value, str) else list(value)
 
     include, excluded = as_list(pattern), as_list(exclude)
-    names = [
-        n
-        for n in _REGISTRY
-        if (not include or any(fnmatch.fnmatchcase(n, p) for p in include))
-        and not any(fnmatch.fnmatchcase(n, p) for p in excluded)
-    ]
-    return sorted(names, key=_natural_key)
+
+    def matches(candidates: tuple[str, ...], patterns: list[str]) -> bool:
+        return any(fnmatch.fnmatchcase(c, p) for c in candidates for p in patterns)
+
+    names = [n for n in _REGISTRY if not include or matches((n,), include) or pretrained]
+    names = sorted(names, key=_natural_key)
+    if not pretrained:
+        return [n for n in names if not matches((n,), excluded)]
+    # each model's tags in the table's order, its default tag first
+    tagged = [(f"{n}.{t}", n) for n in names for t in pretrained_module.tags_of(n)]
+    return [c[0] for c in tagged if (not include or matches(c, include)) and not matches(c, excluded)]
 
 
 def is_model(name: str) -> bool:
-    """Whether ``name`` is a registered model."""
-    return name in _REGISTRY
+    """Whether ``name`` is a registered model, or ``name.tag`` a published set of its weights."""
+    if name in _REGISTRY:
+        return True
+    model_name, _, tag = name.rpartition(".")
+    return model_name in _REGISTRY and tag in pretrained_module.tags_of(model_name)
 
 
 def get_entry(name: str) -> ModelEntry:
@@ -267,19 +294,30 @@ def get_entry(name: str) -> ModelEntry:
     ) from None
 
 
+def _is_saved_directory(name: str) -> bool:
+    return (Path(name).expanduser() / pretrained_module.CONFIG_NAME).is_file()
+
+
 def create(
-    name: str,
+    name: str | os.PathLike[str],
     *,
-    pretrained: bool | str = False,
+    pretrained: bool | str | os.PathLike[str] | None = None,
     num_classes: int | None = None,
     in_chans: int | None = None,
     **kwargs: Any,
 ) -> nn.Module:
-    """Build a registered network by name.
+    """Build a registered network by name, with or without pretrained weights.
 
     Args:
-        name: a registered model name (see :func:`list_models`).
-        pretrained: whether to load pretrained weights.
+        name: a registered model name (see :func:`list_models`); ``"name.tag"`` for a model with the
+            weights of that tag; a directory written by :func:`cnnzoo.save_pretrained`; or
+            ``"hf-hub:ORG/REPO"`` for such a directory (or a timm model repository) on the Hugging Face Hub.
+        pretrained: ``True`` for the model's default weights (see :func:`model_info`), a tag
+            (``"tv2_in1k"``), a path to a ``.safetensors``/``.pth`` file, or ``"hf-hub:ORG/REPO"``. Weights
+            load completely or :class:`~cnnzoo.WeightsError` says why not; a different ``num_classes``
+            gets a fresh classifier and a different ``in_chans`` an adapted first convolution.
+            ``None`` (the default) loads weights only when ``name`` names a tag, a directory or a Hub
+            repository; ``False`` never does.
         num_classes: outputs of the classifier; the model's default (1000 for ImageNet networks, 10 for
             LeNet-5 and the CIFAR networks) when None.
         in_chans: input channels; the model's default (3, or 1 for LeNet-5) when None.
@@ -292,24 +330,74 @@ def create(
     Raises:
         UnknownModelError: for a name that is not registered (the message lists close matches).
         ValueError: for ``num_classes`` or ``in_chans`` below 1.
-        WeightsError: when pretrained weights are asked for but none are published for the model.
+        WeightsError: for weights that are not published, cannot be fetched or read, or do not fit.
 
     Example:
         >>> model = cnnzoo.create("alexnet", num_classes=5)
         >>> model.get_classifier()
         Linear(in_features=4096, out_features=5, bias=True)
+        >>> model = cnnzoo.create("resnet50.tv2_in1k", num_classes=37)  # torchvision's V2 weights but fc
     """
-    entry = get_entry(name)
     if num_classes is not None:
         kwargs["num_classes"] = check_positive_int("num_classes", num_classes)
     if in_chans is not None:
         kwargs["in_chans"] = check_positive_int("in_chans", in_chans)
-    if pretrained:
-        raise WeightsError(
-            f"No pretrained weights are registered for {entry.name!r}. Build it with pretrained=False "
-            "and train it, or load your own checkpoint with model.load_state_dict(torch.load(PATH))."
-        )
-    return entry.builder(**kwargs)
+    name = os.fspath(name)
+    if name.startswith(pretrained_module.HF_PREFIX) or _is_saved_directory(name):
+        return _create_from_saved(name, pretrained, kwargs)
+
+    model_name, tag = name, None
+    if name not in _REGISTRY and "." in name:
+        model_name, _, tag = name.rpartition(".")
+    entry = get_entry(model_name)
+    source: bool | str | None = None
+    tag_entry = None
+    if tag is not None:
+        tag_entry = pretrained_module.get_tag(model_name, tag)
+        if isinstance(pretrained, str) and pretrained != tag:
+            raise WeightsError(f"{name!r} names the tag {tag!r} but pretrained={pretrained!r}; give one of them.")
+        source = False if pretrained is False else tag_entry.tag
+    elif pretrained is True:
+        tag_entry = pretrained_module.get_tag(model_name)
+        source = tag_entry.tag
+    elif isinstance(pretrained, os.PathLike):
+        source = os.fspath(pretrained)
+    elif isinstance(pretrained, str):
+        if pretrained in pretrained_module.tags_of(model_name):
+            tag_entry = pretrained_module.get_tag(model_name, pretrained)
+            source = pretrained
+        else:
+            source = pretrained
+    elif pretrained not in (None, False):
+        raise WeightsError(f"pretrained must be True, False, a tag, a path or 'hf-hub:ORG/REPO'; got {pretrained!r}.")
+    if tag_entry is not None:
+        kwargs = {**tag_entry.model_args, **kwargs}  # what the weights need, unless the user says otherwise
+    model = entry.builder(**kwargs)
+    if source:
+        pretrained_module.load_pretrained(model, source)
+    return model
+
+
+def _create_from_saved(name: str, pretrained: bool | str | None, kwargs: dict[str, Any]) -> nn.Module:
+    """Rebuild a model from a save_pretrained directory or Hub repository, and load its weights."""
+    if isinstance(pretrained, str):
+        raise WeightsError(f"{name!r} brings its own weights; leave pretrained unset (or False for none).")
+    config, weights = pretrained_module.read_config(name)
+    saved_cfg = config.get("pretrained_cfg") or {}
+    model_args = dict(config.get("model_args") or {})
+    model_args.setdefault("num_classes", config.get("num_classes", saved_cfg.get("num_classes")))
+    in_chans = config.get("in_chans") or (saved_cfg.get("input_size") or [None])[0]
+    if in_chans is not None:
+        model_args.setdefault("in_chans", in_chans)
+    model_args = {k: v for k, v in model_args.items() if v is not None}
+    model = create(config["architecture"], pretrained=False, **{**model_args, **kwargs})
+    if pretrained is not False:
+        pretrained_module.load_pretrained(model, weights)
+        keep = {k: tuple(v) if isinstance(v, list) else v for k, v in saved_cfg.items()
+                if k in ("mean", "std", "interpolation", "crop_pct", "tag", "source", "license")}
+        if model.default_cfg.get("input_size", (None,))[0] == in_chans:
+            model.default_cfg = {**model.default_cfg, **keep}
+    return model
 
 
 @functools.lru_cache(maxsize=None)
@@ -333,6 +421,8 @@ def _cached_info(name: str, frozen_kwargs: tuple[tuple[str, Any], ...]) -> Model
         std=tuple(cfg["std"]),
         interpolation=cfg["interpolation"],
         crop_pct=cfg["crop_pct"],
+        pretrained_tags=tuple(pretrained_module.PRETRAINED.get(entry.name, {}).values()),
+        default_tag=pretrained_module.DEFAULT_TAGS.get(entry.name),
     )
 
 

@@ -37,6 +37,8 @@ class ZooModel(nn.Module):
 
     #: Dotted path of the final classifier layer inside the model (``"fc"``, ``"classifier.6"``).
     classifier_name: str = "fc"
+    #: Dotted path of the first convolution (adapted when weights for another ``in_chans`` load).
+    first_conv_name: str = "features.0"
     #: Spatial input size the architecture was designed for.
     default_input_size: tuple[int, int] = (224, 224)
     default_mean: tuple[float, ...] = IMAGENET_MEAN
@@ -44,6 +46,9 @@ class ZooModel(nn.Module):
     default_interpolation: str = "bilinear"
     #: Fraction of the resized image kept by the evaluation centre crop.
     default_crop_pct: float = 0.875
+    #: Training augmentation of the paper's recipe: ``"random_resized_crop"`` (ImageNet: random crop of
+    #: random size and aspect, flip), ``"pad_crop"`` (CIFAR: pad 4, random crop, flip) or ``"none"``.
+    default_train_augment: str = "random_resized_crop"
 
     def __init__(self, *, num_classes: int, in_chans: int) -> None:
         super().__init__()
@@ -66,7 +71,9 @@ class ZooModel(nn.Module):
             "std": adapt_mean_std(self.default_std, self.in_chans),
             "interpolation": self.default_interpolation,
             "crop_pct": self.default_crop_pct,
+            "train_augment": self.default_train_augment,
             "classifier": self.classifier_name,
+            "first_conv": self.first_conv_name,
         }
 
     def spatial_layers(self) -> list[nn.Module]:
@@ -137,6 +144,18 @@ class ZooModel(nn.Module):
         self.set_submodule(self.classifier_name, new)
         self.num_classes = num_classes
         self.default_cfg = {**self.default_cfg, "num_classes": num_classes}
+
+    def classifier_keys(self) -> list[str]:
+        """state_dict keys of the layers whose shape follows ``num_classes``."""
+        return [f"{self.classifier_name}.{name}" for name, _ in self.get_classifier().named_parameters()]
+
+    def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Turn a checkpoint in another library's layout into this model's; the identity by default.
+
+        Families whose published weights use other key names or shapes (timm's VGG, torchvision's old
+        DenseNet files) override it, so every remap lives beside the architecture it serves.
+        """
+        return state_dict
 
     def _new_classifier(self, num_classes: int) -> nn.Module:
         """A classifier layer of ``num_classes`` outputs, initialised as the architecture's own."""

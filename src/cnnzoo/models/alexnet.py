@@ -90,6 +90,7 @@ class AlexNet2012(ZooModel):
     """
 
     classifier_name = "classifier.fc8"
+    first_conv_name = "features.conv1"
 
     def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)

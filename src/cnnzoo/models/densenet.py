@@ -7,6 +7,7 @@ checkpoints load unchanged -- strictly, not with ``strict=False`` under other na
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -19,7 +20,10 @@ from cnnzoo._cfg import CIFAR_MEAN, CIFAR_STD
 from cnnzoo.models._base import ZooModel
 from cnnzoo.registry import register_model
 
-__all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet"]
+__all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "CifarDenseNet"]
+
+# "denselayer3.norm.1.weight" in the files torchvision published first is "denselayer3.norm1.weight"
+_OLD_DENSE_KEY = re.compile(r"(denselayer\d+\.(?:norm|relu|conv))\.([12])\.")
 
 
 class DenseLayer(nn.Module):
@@ -98,6 +102,7 @@ class DenseNet(ZooModel):
     """
 
     classifier_name = "classifier"
+    first_conv_name = "features.conv0"
 
     def __init__(
         self,
@@ -160,6 +165,10 @@ class DenseNet(ZooModel):
         nn.init.zeros_(layer.bias)
         return layer
 
+    def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Accept torchvision's original DenseNet files, which name ``norm1`` as ``norm.1`` (and so on)."""
+        return {_OLD_DENSE_KEY.sub(r"\1\2.", key): value for key, value in state_dict.items()}
+
 
 _DENSENET = 'Huang, Liu, van der Maaten, Weinberger, "Densely Connected Convolutional Networks", CVPR 2017. https://arxiv.org/abs/1608.06993'
 
@@ -201,6 +210,7 @@ class CifarDenseNet(DenseNet):
     default_mean = CIFAR_MEAN
     default_std = CIFAR_STD
     default_crop_pct = 1.0
+    default_train_augment = "pad_crop"
 
     def __init__(self, depth: int = 100, *, growth_rate: int = 12, num_classes: int = 10, in_chans: int = 3, **kwargs: Any) -> None:
         # depth = 3 blocks * 2 convolutions per bottleneck layer * n + stem + 2 transitions + classifier

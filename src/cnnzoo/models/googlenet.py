@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnzoo.errors import CnnzooValueError
+from cnnzoo._cfg import adapt_mean_std
 from cnnzoo.models._base import ZooModel
 from cnnzoo.registry import register_model
 
@@ -90,7 +90,7 @@ class GoogLeNet(ZooModel):
     Args:
         aux_logits: build the two auxiliary classifiers (after inception4a and inception4d).
         transform_input: re-normalise inputs given with ImageNet mean/std to the (x - 0.5) / 0.5 scaling
-            torchvision's pretrained weights were trained with.
+            torchvision's pretrained weights were trained with (set by ``pretrained=True``).
         dropout: dropout before the classifier.
         dropout_aux: dropout inside the auxiliary classifiers.
         num_classes: outputs of the classifier.
@@ -98,6 +98,7 @@ class GoogLeNet(ZooModel):
     """
 
     classifier_name = "fc"
+    first_conv_name = "conv1.conv"
 
     def __init__(
         self,
@@ -110,8 +111,6 @@ class GoogLeNet(ZooModel):
         in_chans: int = 3,
     ) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
-        if transform_input and in_chans != 3:
-            raise CnnzooValueError("transform_input re-normalises RGB input and needs in_chans=3.")
         self.aux_logits = aux_logits
         self.transform_input = transform_input
         self.conv1 = BasicConv2d(in_chans, 64, kernel_size=7, stride=2, padding=3)
@@ -153,10 +152,10 @@ class GoogLeNet(ZooModel):
     def _transform_input(self, x: torch.Tensor) -> torch.Tensor:
         if not self.transform_input:
             return x
-        channels = [
-            x[:, i : i + 1] * (std / 0.5) + (mean - 0.5) / 0.5
-            for i, (mean, std) in enumerate(zip(self.default_mean, self.default_std))
-        ]
+        # from (x - mean) / std, as ImageNet pipelines normalise, to (x - 0.5) / 0.5, as the weights were trained
+        mean = adapt_mean_std(self.default_mean, self.in_chans)
+        std = adapt_mean_std(self.default_std, self.in_chans)
+        channels = [x[:, i : i + 1] * (s / 0.5) + (m - 0.5) / 0.5 for i, (m, s) in enumerate(zip(mean, std))]
         return torch.cat(channels, 1)
 
     def spatial_layers(self) -> list[nn.Module]:
@@ -201,6 +200,22 @@ class GoogLeNet(ZooModel):
                 reference = aux.fc2.weight
                 aux.fc2 = nn.Linear(aux.fc2.in_features, num_classes).to(reference.device, reference.dtype)
                 self._init_weighted(aux.fc2)
+
+    def classifier_keys(self) -> list[str]:
+        keys = super().classifier_keys()
+        for name in ("aux1", "aux2"):
+            if getattr(self, name) is not None:
+                keys += [f"{name}.fc2.weight", f"{name}.fc2.bias"]
+        return keys
+
+    def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Drop the auxiliary classifiers' weights when this model was built without them.
+
+        torchvision's GoogLeNet file carries them (untrained for transfer, as its documentation warns).
+        """
+        if self.aux_logits:
+            return state_dict
+        return {k: v for k, v in state_dict.items() if not k.startswith(("aux1.", "aux2."))}
 
     def _new_classifier(self, num_classes: int) -> nn.Module:
         layer = nn.Linear(self.num_features, num_classes)

@@ -32,10 +32,12 @@ class LeNet5(ZooModel):
     """
 
     classifier_name = "output"
+    first_conv_name = "features.c1"
     default_input_size = (32, 32)
     default_mean = MNIST_MEAN
     default_std = MNIST_STD
     default_crop_pct = 1.0
+    default_train_augment = "none"
 
     def __init__(self, *, num_classes: int = 10, in_chans: int = 1) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)

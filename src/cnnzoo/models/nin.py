@@ -46,6 +46,7 @@ class NIN(ZooModel):
     """
 
     classifier_name = "cccp8"
+    first_conv_name = "features.conv1"
 
     def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)

@@ -153,6 +153,7 @@ class ResNet(ZooModel):
     """
 
     classifier_name = "fc"
+    first_conv_name = "conv1"
 
     def __init__(
         self,
@@ -240,10 +241,12 @@ class CifarResNet(ZooModel):
     """
 
     classifier_name = "fc"
+    first_conv_name = "conv1"
     default_input_size = (32, 32)
     default_mean = CIFAR_MEAN
     default_std = CIFAR_STD
     default_crop_pct = 1.0
+    default_train_augment = "pad_crop"
 
     def __init__(self, blocks_per_stage: int, *, num_classes: int = 10, in_chans: int = 3) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)

@@ -106,6 +106,26 @@ class VGG(ZooModel):
         self._init_linear(layer)
         return layer
 
+    def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Accept timm's VGG layout, which keeps fc6 and fc7 as 7x7 and 1x1 convolutions.
+
+        timm's ``pre_logits.fc1`` (4096x512x7x7), ``pre_logits.fc2`` (4096x4096x1x1) and ``head.fc`` are
+        torchvision's ``classifier.0``, ``.3`` and ``.6``: a convolution over the whole 7x7 map is the
+        fully connected layer over the flattened map, channel-major like ``torch.flatten``.
+        """
+        renames = {"pre_logits.fc1": "classifier.0", "pre_logits.fc2": "classifier.3", "head.fc": "classifier.6"}
+        if "pre_logits.fc1.weight" not in state_dict:
+            return state_dict
+        converted = {}
+        for key, value in state_dict.items():
+            module, _, name = key.rpartition(".")
+            if module in renames:
+                key = f"{renames[module]}.{name}"
+                if name == "weight":
+                    value = value.reshape(value.shape[0], -1)
+            converted[key] = value
+        return converted
+
 
 _VGG = 'Simonyan, Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition", ICLR 2015. https://arxiv.org/abs/1409.1556'
 

@@ -1,0 +1,534 @@
+"""Pretrained weights, all offline: files made here from torchvision/timm models with random weights.
+
+The Hugging Face cache is laid out by hand in a temporary folder (``models--ORG--REPO/refs/main``,
+``snapshots/<rev>/...`` linking to ``blobs/<sha256>``) with ``HF_HUB_OFFLINE=1``; torch.hub's cache is a
+temporary ``TORCH_HOME``; the network is blocked by conftest.py, so nothing is fetched by accident.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+import torchvision
+from safetensors.torch import save_file
+from timm.models import get_pretrained_cfg
+from torchvision.models import get_model_weights
+
+import cnnzoo
+from cnnzoo import pretrained
+from cnnzoo.pretrained import PRETRAINED
+
+# -- fixtures ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hf_cache() -> Callable[..., Path]:
+    """Lay out files in the Hugging Face cache that conftest.py points huggingface_hub at."""
+    from huggingface_hub import constants
+
+    def put(repo_id: str, files: dict[str, bytes | Path]) -> Path:
+        repo = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+        revision = hashlib.sha1(repo_id.encode()).hexdigest()
+        snapshot = repo / "snapshots" / revision
+        (repo / "blobs").mkdir(parents=True, exist_ok=True)
+        snapshot.mkdir(parents=True, exist_ok=True)
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(revision)
+        for name, content in files.items():
+            data = content.read_bytes() if isinstance(content, Path) else content
+            # large files are stored as blobs named by their SHA-256, as the real cache does
+            blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+            blob.write_bytes(data)
+            (snapshot / name).symlink_to(Path("../../blobs") / blob.name)
+        return snapshot
+
+    return put
+
+
+def safetensors_bytes(state: dict[str, torch.Tensor], tmp_path: Path) -> Path:
+    path = tmp_path / f"weights-{len(state)}-{id(state)}.safetensors"
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return path
+
+
+def hub_copy_of_timm(name: str, hf_cache: Callable[..., Path], tmp_path: Path) -> torch.nn.Module:
+    """A timm model with random weights, published to the fake cache as timm publishes ``name``."""
+    model_name = name.split(".")[0]
+    reference = timm.create_model(model_name, pretrained=False).eval()
+    hf_cache(f"timm/{name}", {"model.safetensors": safetensors_bytes(reference.state_dict(), tmp_path)})
+    return reference
+
+
+def same_outputs(ours: torch.nn.Module, reference: torch.nn.Module, size: int = 64, exact: bool = True) -> None:
+    x = torch.randn(2, 3, size, size)
+    tolerance = {"rtol": 0, "atol": 0} if exact else {}
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), reference.eval()(x), **tolerance)
+
+
+# -- the table agrees with the installed packages' metadata --------------------------------------------
+
+TV_TAGS = {"tv_in1k": "IMAGENET1K_V1", "tv2_in1k": "IMAGENET1K_V2"}
+TABLE = [entry for tags in PRETRAINED.values() for entry in tags.values()]
+
+
+@pytest.mark.parametrize("entry", [e for e in TABLE if e.publisher == "torchvision"], ids=lambda e: e.name)
+def test_torchvision_tags_match_torchvision_metadata(entry):
+    weights = getattr(get_model_weights(entry.model), TV_TAGS[entry.tag])
+    assert entry.url == weights.url
+    metrics = weights.meta["_metrics"]["ImageNet-1K"]
+    assert (entry.top1, entry.top5) == (metrics["acc@1"], metrics["acc@5"])
+    transforms = weights.transforms()
+    assert (entry.resize, entry.crop) == (transforms.resize_size[0], transforms.crop_size[0])
+    assert entry.interpolation == transforms.interpolation.value
+    assert (entry.mean, entry.std) == (tuple(transforms.mean), tuple(transforms.std))
+    assert entry.sha256_prefix and entry.sha256_prefix in weights.url
+
+
+@pytest.mark.parametrize("entry", [e for e in TABLE if e.hf_hub_id], ids=lambda e: e.name)
+def test_hub_tags_match_timm_pretrained_cfg(entry):
+    cfg = get_pretrained_cfg(entry.name)
+    assert entry.hf_hub_id == cfg.hf_hub_id
+    assert entry.license == cfg.license
+    if cfg.url:
+        assert entry.url == cfg.url
+    if entry.publisher == "timm":
+        assert entry.interpolation == cfg.interpolation
+        assert (3, entry.crop, entry.crop) == tuple(cfg.test_input_size or cfg.input_size)
+        assert entry.crop / entry.resize == pytest.approx(cfg.test_crop_pct or cfg.crop_pct, abs=0.001)
+
+
+def test_table_covers_every_torchvision_and_timm_tv_weight_of_our_models():
+    for name in cnnzoo.list_models():
+        try:
+            enum = get_model_weights(name)
+        except ValueError:
+            enum = None
+        for tag, member in TV_TAGS.items():
+            if enum is not None and hasattr(enum, member):
+                assert tag in PRETRAINED.get(name, {}), f"{name}.{tag} is published by torchvision"
+        for published in timm.list_pretrained(f"{name}.tv*"):
+            assert published.split(".")[0] != name or published.split(".")[1] in PRETRAINED[name]
+
+
+def test_without_hub_copy_only_torchvision_urls_remain():
+    assert sorted(e.name for e in TABLE if not e.hf_hub_id) == ["alexnet.tv_in1k", "googlenet.tv_in1k"]
+
+
+def test_list_models_pretrained_lists_name_dot_tag():
+    tagged = cnnzoo.list_models(pretrained=True)
+    assert "resnet50.tv_in1k" in tagged and "seresnet50.ra2_in1k" in tagged
+    assert cnnzoo.list_models("resnet50", pretrained=True) == ["resnet50.tv_in1k", "resnet50.tv2_in1k"]
+    assert cnnzoo.list_models("*tv2*", pretrained=True, exclude="wide*")[0] == "resnet50.tv2_in1k"
+    assert all(cnnzoo.is_model(name) for name in tagged)
+    assert not any(name.startswith("lenet5") for name in tagged)
+
+
+def test_model_info_shows_each_tags_source_license_and_accuracy():
+    info = cnnzoo.model_info("resnet50")
+    assert info.default_tag == "tv_in1k"
+    tags = {t.tag: t for t in info.pretrained_tags}
+    assert tags["tv2_in1k"].top1 == 80.858 and tags["tv2_in1k"].license == "bsd-3-clause"
+    assert tags["tv_in1k"].source == "hf-hub:timm/resnet50.tv_in1k"
+    assert cnnzoo.model_info("lenet5").pretrained_tags == ()
+
+
+# -- loading through the Hugging Face cache -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["resnet18.tv_in1k", "densenet121.tv_in1k", "seresnet50.ra2_in1k"])
+def test_pretrained_true_through_hub_cache_equals_timm_with_the_same_weights(name, hf_cache, tmp_path):
+    reference = hub_copy_of_timm(name, hf_cache, tmp_path)
+    model_name, tag = name.split(".")
+    ours = cnnzoo.create(model_name, pretrained=True) if pretrained.DEFAULT_TAGS[model_name] == tag else cnnzoo.create(name)
+    same_outputs(ours, reference)
+    assert ours.default_cfg["tag"] == tag
+
+
+@pytest.mark.slow
+def test_vgg_from_timm_layout_is_remapped_and_equals_timm(hf_cache, tmp_path):
+    reference = hub_copy_of_timm("vgg11.tv_in1k", hf_cache, tmp_path)
+    ours = cnnzoo.create("vgg11", pretrained="tv_in1k")
+    # timm computes fc6 as a 7x7 convolution, we as a matrix product: the same sums in another order,
+    # so equal up to float32 rounding (about 5e-7 here) rather than bit for bit
+    same_outputs(ours, reference, size=224, exact=False)
+    weight = reference.state_dict()["pre_logits.fc1.weight"]
+    assert torch.equal(ours.classifier[0].weight, weight.reshape(4096, -1))
+
+
+def test_named_tag_in_name_and_in_pretrained_load_the_same(hf_cache, tmp_path):
+    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, tmp_path)
+    a = cnnzoo.create("resnet18.tv_in1k")
+    b = cnnzoo.create("resnet18", pretrained="tv_in1k")
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    untrained = cnnzoo.create("resnet18.tv_in1k", pretrained=False)
+    assert not torch.equal(untrained.conv1.weight, a.conv1.weight)
+
+
+def test_missing_hub_file_while_offline_says_which_command_downloads_it():
+    with pytest.raises(cnnzoo.WeightsError) as caught:
+        cnnzoo.create("resnet18", pretrained=True)
+    message = str(caught.value)
+    assert "hf download timm/resnet18.tv_in1k model.safetensors" in message
+    assert "HF_HUB_OFFLINE" in message and "pretrained=PATH" in message
+
+
+def test_tampered_hub_blob_is_refused(hf_cache, tmp_path):
+    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, tmp_path)
+    from huggingface_hub import constants
+
+    blob = next((Path(constants.HF_HUB_CACHE) / "models--timm--resnet18.tv_in1k" / "blobs").iterdir())
+    data = bytearray(blob.read_bytes())
+    data[-5] ^= 0xFF  # one weight changes; the safetensors header still parses
+    blob.write_bytes(bytes(data))
+    with pytest.raises(cnnzoo.WeightsError, match="hash check"):
+        cnnzoo.create("resnet18", pretrained=True)
+
+
+def test_truncated_safetensors_file_is_refused_as_corrupt(hf_cache, tmp_path):
+    full = safetensors_bytes(torchvision.models.resnet18().state_dict(), tmp_path).read_bytes()
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(full[: len(full) // 2])
+    with pytest.raises(cnnzoo.WeightsError, match="truncated or corrupt"):
+        cnnzoo.create("resnet18", pretrained=truncated)
+
+
+def test_network_is_never_touched_even_when_hub_downloads_are_on(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_ETAG_TIMEOUT", 1, raising=False)
+    with pytest.raises(cnnzoo.WeightsError):
+        pretrained._hf_download("timm/resnet18.tv_in1k", "config.json", what="test")
+
+
+# -- torchvision URLs through torch.hub's cache ---------------------------------------------------------
+
+
+def _with_real_hash(entry: pretrained.PretrainedTag, file: Path, monkeypatch) -> Path:
+    """Point the table at a file name carrying ``file``'s own hash, as a genuine download would."""
+    prefix = hashlib.sha256(file.read_bytes()).hexdigest()[:8]
+    stem = Path(entry.url).name.rsplit("-", 1)[0]
+    url = f"https://download.pytorch.org/models/{stem}-{prefix}.pth"
+    monkeypatch.setitem(PRETRAINED[entry.model], entry.tag, dataclasses.replace(entry, url=url))
+    target = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(file.read_bytes())
+    return target
+
+
+def test_alexnet_from_torch_hub_cache_equals_torchvision(tmp_path, monkeypatch):
+    reference = torchvision.models.alexnet().eval()
+    file = tmp_path / "alexnet.pth"
+    torch.save(reference.state_dict(), file)
+    _with_real_hash(PRETRAINED["alexnet"]["tv_in1k"], file, monkeypatch)
+    same_outputs(cnnzoo.create("alexnet", pretrained=True), reference, size=96)
+
+
+def test_googlenet_weights_bring_transform_input_and_drop_untrained_aux_heads(tmp_path, monkeypatch):
+    reference = torchvision.models.googlenet(aux_logits=True, transform_input=True, init_weights=True).eval()
+    file = tmp_path / "googlenet.pth"
+    torch.save(reference.state_dict(), file)
+    _with_real_hash(PRETRAINED["googlenet"]["tv_in1k"], file, monkeypatch)
+    ours = cnnzoo.create("googlenet", pretrained=True)
+    assert ours.transform_input and ours.aux1 is None
+    same_outputs(ours, reference, size=96)
+    with_aux = cnnzoo.create("googlenet", pretrained=True, aux_logits=True)
+    assert torch.equal(with_aux.aux1.fc2.weight, reference.aux1.fc2.weight)
+
+
+def test_torch_hub_file_with_wrong_hash_is_refused_naming_path_and_hashes():
+    entry = PRETRAINED["alexnet"]["tv_in1k"]
+    target = Path(torch.hub.get_dir()) / "checkpoints" / Path(entry.url).name
+    target.parent.mkdir(parents=True)
+    torch.save(torchvision.models.alexnet().state_dict(), target)
+    with pytest.raises(cnnzoo.WeightsError) as caught:
+        cnnzoo.create("alexnet", pretrained=True)
+    message = str(caught.value)
+    assert str(target) in message and "7be5be79" in message
+    assert hashlib.sha256(target.read_bytes()).hexdigest() in message
+
+
+def test_missing_torch_hub_file_while_offline_names_where_to_put_it():
+    with pytest.raises(cnnzoo.WeightsError) as caught:
+        cnnzoo.create("googlenet", pretrained=True)
+    message = str(caught.value)
+    assert "googlenet-1378be20.pth" in message and str(Path(torch.hub.get_dir())) in message
+    assert "download_url_to_file" in message
+
+
+def test_torch_hub_download_failure_is_a_weights_error(monkeypatch):
+    monkeypatch.setenv("CNNZOO_OFFLINE", "0")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with pytest.raises(cnnzoo.WeightsError, match="downloading https://download.pytorch.org"):
+        cnnzoo.create("alexnet", pretrained=True)
+
+
+# -- local files ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_local_file_from_torchvision_loads_strictly(suffix, tmp_path):
+    reference = torchvision.models.resnet18().eval()
+    path = tmp_path / f"resnet18{suffix}"
+    if suffix == ".pth":
+        torch.save(reference.state_dict(), path)
+    else:
+        save_file(reference.state_dict(), str(path))
+    ours = cnnzoo.create("resnet18", pretrained=str(path))
+    same_outputs(ours, reference)
+
+
+def test_checkpoint_dicts_and_ddp_prefixes_are_unwrapped(tmp_path):
+    reference = torchvision.models.resnet18().eval()
+    path = tmp_path / "checkpoint.pth"
+    torch.save({"epoch": 3, "state_dict": {f"module.{k}": v for k, v in reference.state_dict().items()}}, path)
+    same_outputs(cnnzoo.create("resnet18", pretrained=path), reference)
+
+
+def test_pth_with_arbitrary_objects_is_refused_by_weights_only(tmp_path):
+    path = tmp_path / "pickled_model.pth"
+    torch.save(torchvision.models.resnet18(), path)  # a whole module: needs unpickling of code
+    with pytest.raises(cnnzoo.WeightsError, match="weights_only"):
+        cnnzoo.create("resnet18", pretrained=path)
+
+
+def test_truncated_pth_is_refused(tmp_path):
+    path = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), path)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(cnnzoo.WeightsError, match="truncated"):
+        cnnzoo.create("resnet18", pretrained=path)
+
+
+def test_missing_local_file_is_a_weights_error(tmp_path):
+    with pytest.raises(cnnzoo.WeightsError, match="does not exist"):
+        cnnzoo.create("resnet18", pretrained=tmp_path / "nothing.pth")
+
+
+def test_densenet_file_with_torchvision_original_key_names_loads(tmp_path):
+    reference = torchvision.models.densenet121().eval()
+    old_style = {
+        k.replace("norm1.", "norm.1.").replace("conv1.", "conv.1.").replace("norm2.", "norm.2.").replace("conv2.", "conv.2.")
+        if "denselayer" in k else k: v
+        for k, v in reference.state_dict().items()
+    }
+    assert "features.denseblock1.denselayer1.norm.1.weight" in old_style
+    path = tmp_path / "densenet121-old.pth"
+    torch.save(old_style, path)
+    same_outputs(cnnzoo.create("densenet121", pretrained=path), reference)
+
+
+def test_checkpoint_of_another_architecture_lists_missing_unexpected_and_misshaped_keys(tmp_path):
+    path = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), path)
+    model = cnnzoo.create("resnet50")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(cnnzoo.WeightsError) as caught:
+        cnnzoo.load_pretrained(model, path)
+    message = str(caught.value)
+    assert "Missing from the checkpoint: " in message and "layer1.0.conv3.weight" in message
+    assert "Shape differs: " in message and "layer1.0.conv1.weight (64, 64, 3, 3) vs (64, 64, 1, 1)" in message
+    assert "another architecture" in message and "nothing was loaded" in message
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "never a partial load"
+
+
+def test_unexpected_keys_are_refused_even_without_strict(tmp_path):
+    state = torchvision.models.resnet18().state_dict()
+    state["extra.weight"] = torch.zeros(3)
+    path = tmp_path / "extra.pth"
+    torch.save(state, path)
+    with pytest.raises(cnnzoo.WeightsError, match="Not in the model: extra.weight"):
+        cnnzoo.load_pretrained(cnnzoo.create("resnet18"), path, strict=False)
+
+
+def test_strict_false_loads_what_exists_and_reports_the_rest_loudly(tmp_path, caplog):
+    state = torchvision.models.resnet18().state_dict()
+    del state["layer4.1.bn2.running_var"]
+    path = tmp_path / "partial.pth"
+    torch.save(state, path)
+    with pytest.raises(cnnzoo.WeightsError, match="layer4.1.bn2.running_var"):
+        cnnzoo.load_pretrained(cnnzoo.create("resnet18"), path)
+    with caplog.at_level(logging.WARNING, logger="cnnzoo.pretrained"):
+        report = cnnzoo.load_pretrained(cnnzoo.create("resnet18"), path, strict=False)
+    assert report.missing == ["layer4.1.bn2.running_var"]
+    assert "layer4.1.bn2.running_var" in caplog.text
+
+
+def test_unknown_tag_lists_the_models_tags():
+    with pytest.raises(cnnzoo.WeightsError, match="tv_in1k, tv2_in1k"):
+        cnnzoo.create("resnet50", pretrained="in21k")
+    with pytest.raises(cnnzoo.WeightsError, match="tv_in1k"):
+        cnnzoo.create("resnet50.imagenet")
+
+
+def test_weights_of_another_model_named_by_tag_are_refused():
+    with pytest.raises(cnnzoo.WeightsError, match="not for this 'resnet50'"):
+        cnnzoo.load_pretrained(cnnzoo.create("resnet50"), "resnet18.tv_in1k")
+
+
+# -- another class count, another channel count ---------------------------------------------------------
+
+
+def test_other_num_classes_loads_all_but_the_classifier_and_logs_it(tmp_path, caplog):
+    reference = torchvision.models.resnet18()
+    path = tmp_path / "resnet18.pth"
+    torch.save(reference.state_dict(), path)
+    model = cnnzoo.create("resnet18", num_classes=5)
+    fresh_fc = model.fc.weight.clone()
+    with caplog.at_level(logging.INFO, logger="cnnzoo.pretrained"):
+        report = cnnzoo.load_pretrained(model, path)
+    assert report.reinitialized == ["fc.bias", "fc.weight"]
+    assert "fc.weight" in caplog.text and "class count" in caplog.text
+    assert torch.equal(model.fc.weight, fresh_fc) and model.fc.out_features == 5
+    for key, value in reference.state_dict().items():
+        if not key.startswith("fc."):
+            assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_one_channel_model_sums_the_rgb_filters_and_sees_grey_as_rgb(tmp_path):
+    reference = torchvision.models.resnet18().eval()
+    path = tmp_path / "resnet18.pth"
+    torch.save(reference.state_dict(), path)
+    grey = cnnzoo.create("resnet18", in_chans=1, pretrained=path).eval()
+    assert torch.equal(grey.conv1.weight, reference.conv1.weight.sum(dim=1, keepdim=True))
+    x = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(grey(x), reference(x.repeat(1, 3, 1, 1)), rtol=1e-4, atol=1e-4)
+
+
+def test_more_channels_repeat_the_rgb_filters_rescaled(tmp_path):
+    reference = torchvision.models.resnet18()
+    path = tmp_path / "resnet18.pth"
+    torch.save(reference.state_dict(), path)
+    model = cnnzoo.create("resnet18", in_chans=5, pretrained=path)
+    rgb = reference.conv1.weight
+    expected = torch.cat([rgb, rgb[:, :2]], dim=1) * (3 / 5)
+    torch.testing.assert_close(model.conv1.weight, expected)
+
+
+# -- save_pretrained, create(directory), hf-hub:, push_to_hub ----------------------------------------------
+
+
+def test_save_pretrained_then_create_directory_round_trips(tmp_path):
+    model = cnnzoo.create("googlenet", num_classes=7, aux_logits=True).eval()
+    directory = cnnzoo.save_pretrained(model, tmp_path / "my-googlenet")
+    assert sorted(p.name for p in directory.iterdir()) == ["config.json", "model.safetensors"]
+    config = json.loads((directory / "config.json").read_text())
+    assert (config["architecture"], config["num_classes"], config["in_chans"]) == ("googlenet", 7, 3)
+    assert config["model_args"] == {"aux_logits": True}
+    restored = cnnzoo.create(str(directory)).eval()
+    assert restored.aux1 is not None and restored.num_classes == 7
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x), restored(x))
+
+
+def test_create_from_saved_directory_accepts_a_new_class_count(tmp_path):
+    model = cnnzoo.create("cifar_resnet20")
+    directory = cnnzoo.save_pretrained(model, tmp_path / "cifar")
+    five = cnnzoo.create(str(directory), num_classes=5)
+    assert five.fc.out_features == 5
+    assert torch.equal(five.conv1.weight, model.conv1.weight)
+
+
+def test_create_from_hub_repository_of_a_saved_model(hf_cache, tmp_path):
+    model = cnnzoo.create("cifar_resnet20", num_classes=4).eval()
+    directory = cnnzoo.save_pretrained(model, tmp_path / "saved")
+    hf_cache("someone/flowers-resnet", {name: directory / name for name in ("config.json", "model.safetensors")})
+    restored = cnnzoo.create("hf-hub:someone/flowers-resnet").eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), restored(x))
+
+
+def test_create_from_timm_hub_repository_with_its_config(hf_cache, tmp_path):
+    reference = timm.create_model("resnet18").eval()
+    config = {"architecture": "resnet18", "num_classes": 1000, "pretrained_cfg": {"input_size": [3, 224, 224],
+              "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "interpolation": "bilinear", "crop_pct": 0.875}}
+    hf_cache("timm/resnet18.tv_in1k", {"config.json": json.dumps(config).encode(),
+                                       "model.safetensors": safetensors_bytes(reference.state_dict(), tmp_path)})
+    same_outputs(cnnzoo.create("hf-hub:timm/resnet18.tv_in1k"), reference)
+
+
+def test_pretrained_hf_hub_repository_loads_its_weights(hf_cache, tmp_path):
+    reference = timm.create_model("resnet18").eval()
+    hf_cache("someone/r18", {"model.safetensors": safetensors_bytes(reference.state_dict(), tmp_path)})
+    same_outputs(cnnzoo.create("resnet18", pretrained="hf-hub:someone/r18"), reference)
+
+
+def test_directory_without_config_and_unregistered_models_cannot_round_trip(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(cnnzoo.WeightsError):
+        pretrained.read_config(tmp_path / "empty")
+    with pytest.raises(cnnzoo.WeightsError, match="cnnzoo.create"):
+        cnnzoo.save_pretrained(torch.nn.Linear(2, 2), tmp_path / "linear")
+
+
+def test_push_to_hub_uploads_what_save_pretrained_writes(monkeypatch):
+    calls: dict[str, object] = {}
+
+    class FakeApi:
+        def __init__(self, token=None):
+            calls["token"] = token
+
+        def create_repo(self, repo_id, private=False, exist_ok=False):
+            calls["repo"] = (repo_id, private, exist_ok)
+
+        def upload_folder(self, repo_id, folder_path, commit_message):
+            calls["files"] = sorted(p.name for p in Path(folder_path).iterdir())
+            calls["config"] = json.loads((Path(folder_path) / "config.json").read_text())
+            return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    url = cnnzoo.push_to_hub(cnnzoo.create("lenet5"), "me/lenet", private=True)
+    assert url.endswith("me/lenet/commit/abc")
+    assert calls["repo"] == ("me/lenet", True, True)
+    assert calls["files"] == ["config.json", "model.safetensors"]
+    assert calls["config"]["architecture"] == "lenet5"
+
+
+# -- transforms that match the weights -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["resnet50.tv_in1k", "resnet50.tv2_in1k", "alexnet.tv_in1k"])
+def test_transforms_for_a_tag_equal_torchvisions_transforms_for_the_weights(name):
+    from PIL import Image
+
+    model_name, tag = name.split(".")
+    weights = getattr(get_model_weights(model_name), TV_TAGS[tag])
+    pixels = torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8)
+    image = Image.fromarray(pixels.permute(1, 2, 0).numpy())
+    torch.testing.assert_close(cnnzoo.transforms_for(name)(image), weights.transforms()(image), rtol=0, atol=1e-6)
+    # on uint8 tensors torchvision's v1 and v2 resize kernels may round one grey level apart
+    one_level = 1 / 255 / min(weights.transforms().std) + 1e-6
+    torch.testing.assert_close(cnnzoo.transforms_for(name)(pixels), weights.transforms()(pixels), rtol=0, atol=one_level)
+
+
+def test_transforms_for_a_loaded_model_follow_its_weights(hf_cache, tmp_path):
+    hub_copy_of_timm("seresnet50.ra2_in1k", hf_cache, tmp_path)
+    model = cnnzoo.create("seresnet50", pretrained=True)
+    image = torch.randint(0, 256, (3, 400, 500), dtype=torch.uint8)
+    assert cnnzoo.transforms_for(model)(image).shape == (3, 288, 288)
+    assert "BICUBIC" in str(cnnzoo.transforms_for(model))
+
+
+def test_training_transforms_follow_each_papers_augmentation():
+    image = torch.randint(0, 256, (3, 40, 40), dtype=torch.uint8)
+    assert cnnzoo.transforms_for("cifar_resnet20", train=True)(image).shape == (3, 32, 32)
+    assert "padding=[4, 4, 4, 4]" in str(cnnzoo.transforms_for("cifar_resnet20", train=True))
+    lenet = cnnzoo.transforms_for("lenet5", train=True)
+    assert "Flip" not in str(lenet) and lenet(image).shape == (1, 32, 32)
+    assert "RandomResizedCrop" in str(cnnzoo.transforms_for("resnet18", train=True))
