@@ -39,6 +39,7 @@ def test_info_prints_paper_input_parameters_flops_and_layer_table(capsys):
     assert "Parameters:     57,024,325" in out  # 61,100,840 - 4096 * 995 - 995
     assert "GFLOPs" in out
     assert "classifier.6" in out and "[1, 5]" in out
+    assert "alexnet.tv_in1k (torchvision, default): ImageNet top-1 56.522%" in out
 
 
 def test_info_honours_input_size_and_channels(capsys):

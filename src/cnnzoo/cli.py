@@ -62,6 +62,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"Default input:  {_format_size(info.input_size)}" + (f" (smallest {smallest[1]}x{smallest[2]})" if smallest else ""))
     print(f"Normalisation:  mean {info.mean}, std {info.std}; {info.interpolation} resize, crop {info.crop_pct}")
     print(f"Classes:        {info.num_classes}")
+    if info.pretrained_tags:
+        for i, tag in enumerate(info.pretrained_tags):
+            label = "Weights:" if i == 0 else ""
+            default = ", default" if tag.tag == info.default_tag else ""
+            print(f"{label:<16}{info.name}.{tag.tag} ({tag.publisher}{default}): ImageNet top-1 {tag.top1}%, "
+                  f"top-5 {tag.top5}% at {tag.crop}px; {tag.license}; {tag.source}")
+    else:
+        print("Weights:        none published; train from scratch or load your own with pretrained=PATH")
     print(f"Parameters:     {info.parameters:,}")
     print(f"FLOPs:          {table.flops / 1e9:.3f} GFLOPs per image at {_format_size(input_size)} "
           f"({table.flops / 2e9:.3f} G multiply-adds)")
