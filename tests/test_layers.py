@@ -200,9 +200,11 @@ def test_alexnet_2012_lrn_layers_use_paper_constants_after_relu_before_pool(alex
 def test_alexnet_2012_initialisation_follows_section_5(alexnet_2012: nn.Module) -> None:
     model = alexnet_2012
     layers = {**dict(model.features.named_children()), **dict(model.classifier.named_children())}
-    for name in ("conv2", "conv4", "conv5", "fc6", "fc7", "fc8"):
+    # "biases in the second, fourth, and fifth convolutional layers, as well as in the fully-connected
+    # hidden layers, with the constant 1 ... the remaining layers with the constant 0"
+    for name in ("conv2", "conv4", "conv5", "fc6", "fc7"):
         assert torch.equal(layers[name].bias, torch.ones_like(layers[name].bias)), name
-    for name in ("conv1", "conv3"):
+    for name in ("conv1", "conv3", "fc8"):
         assert torch.equal(layers[name].bias, torch.zeros_like(layers[name].bias)), name
     # "zero-mean Gaussian distribution with standard deviation 0.01"
     for name in ("conv1", "conv3", "fc6"):

@@ -12,7 +12,6 @@ pixel less, for every registered model.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 from torch import nn

@@ -18,7 +18,7 @@ from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 from cnnzoo._geometry import min_input_side
 from cnnzoo.errors import InputShapeError, check_positive_int
 
-__all__ = ["ZooModel"]
+__all__ = ["ZooModel", "PooledClassifierModel"]
 
 class ZooModel(nn.Module):
     """Base class of cnnzoo's networks: argument checks, input checks and the classifier interface.
@@ -161,3 +161,15 @@ class ZooModel(nn.Module):
         """A classifier layer of ``num_classes`` outputs, initialised as the architecture's own."""
         return nn.Linear(self.num_features, num_classes)
 
+
+class PooledClassifierModel(ZooModel):
+    """A network laid out as torchvision's AlexNet and VGG: ``features``, ``avgpool``, then a ``classifier``
+    Sequential whose last layer is the class layer and whose other layers are the hidden ones."""
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        x = self.classifier[:-1](x)
+        return x if pre_logits else self.classifier[-1](x)

@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-import torch
 from torch import nn
 
 from cnnzoo.layers import LocalResponseNorm
-from cnnzoo.models._base import ZooModel
+from cnnzoo.models._base import PooledClassifierModel
 from cnnzoo.registry import register_model
 
 __all__ = ["AlexNet", "AlexNet2012"]
 
 
-class AlexNet(ZooModel):
+class AlexNet(PooledClassifierModel):
     """The single-tower AlexNet of Krizhevsky 2014 ("One weird trick"), laid out as torchvision's.
 
     Five convolutions of 64, 192, 384, 256 and 256 channels without normalisation, then
@@ -60,16 +59,8 @@ class AlexNet(ZooModel):
         )
         self._finish_init()
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)
-        x = self.classifier[:-1](x)
-        return x if pre_logits else self.classifier[-1](x)
-
-
-class AlexNet2012(ZooModel):
+class AlexNet2012(PooledClassifierModel):
     """The network of Krizhevsky, Sutskever & Hinton 2012 (Figure 2), the paper's two GPUs as groups.
 
     conv1 96@11x11/4, ReLU, local response normalisation, overlapping 3x3/2 max-pool; conv2 256@5x5
@@ -80,7 +71,7 @@ class AlexNet2012(ZooModel):
 
     The LRN uses the paper's n=5, k=2, alpha=1e-4, beta=0.75 under the paper's scaling (alpha not
     divided by n; section 3.3). Weights are initialised as in section 5: N(0, 0.01), biases 1 in conv2,
-    conv4, conv5 and the fully connected layers, 0 elsewhere. The input is 224x224 with conv1 padded by
+    conv4, conv5 and the hidden fully connected layers fc6 and fc7, 0 elsewhere. The input is 224x224 with conv1 padded by
     2, which gives the paper's 55x55 first maps (an unpadded 227x227 input gives the same).
 
     Args:
@@ -137,22 +128,14 @@ class AlexNet2012(ZooModel):
         for name, module in self.named_modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.normal_(module.weight, 0.0, 0.01)
-                one = name.rsplit(".", 1)[-1] in ("conv2", "conv4", "conv5", "fc6", "fc7", "fc8")
+                one = name.rsplit(".", 1)[-1] in ("conv2", "conv4", "conv5", "fc6", "fc7")
                 nn.init.constant_(module.bias, 1.0 if one else 0.0)
         self._finish_init()
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)
-        x = self.classifier[:-1](x)
-        return x if pre_logits else self.classifier.fc8(x)
 
     def _new_classifier(self, num_classes: int) -> nn.Module:
         layer = nn.Linear(self.num_features, num_classes)
         nn.init.normal_(layer.weight, 0.0, 0.01)
-        nn.init.ones_(layer.bias)
+        nn.init.zeros_(layer.bias)
         return layer
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnzoo.models._base import ZooModel
+from cnnzoo.models._base import PooledClassifierModel
 from cnnzoo.registry import register_model
 
 __all__ = ["VGG", "VGG_CONFIGS", "make_vgg_features"]
@@ -41,7 +41,7 @@ def make_vgg_features(config: Sequence[int | str], in_chans: int, batch_norm: bo
     return nn.Sequential(*layers)
 
 
-class VGG(ZooModel):
+class VGG(PooledClassifierModel):
     """VGG: stacks of 3x3 convolutions, then 4096-4096-classes fully connected layers with dropout.
 
     Args:
@@ -92,14 +92,6 @@ class VGG(ZooModel):
     def _init_linear(layer: nn.Linear) -> None:
         nn.init.normal_(layer.weight, 0, 0.01)
         nn.init.zeros_(layer.bias)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)
-        x = self.classifier[:-1](x)
-        return x if pre_logits else self.classifier[-1](x)
 
     def _new_classifier(self, num_classes: int) -> nn.Module:
         layer = nn.Linear(self.num_features, num_classes)
