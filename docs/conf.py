@@ -1,0 +1,21 @@
+"""Sphinx configuration for cnnzoo's documentation (build: sphinx-build -W -b html docs docs/_build/html)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+project = "cnnzoo"
+author = "cnnzoo developers"
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode", "model_table"]
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+exclude_patterns = ["_build"]
+html_theme = "alabaster"
+nitpicky = False
