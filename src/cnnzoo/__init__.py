@@ -9,6 +9,7 @@ from cnnzoo.errors import CnnzooError, CnnzooValueError, InputShapeError, Regist
 from cnnzoo.pretrained import LoadReport, PretrainedTag, load_pretrained, push_to_hub, save_pretrained
 from cnnzoo.registry import ModelInfo, create, is_model, list_models, model_info, register_model
 from cnnzoo.summary import ModelSummary, summary
+from cnnzoo.transfer import auto_hidden_width, freeze, freeze_backbone, param_groups, replace_head, unfreeze
 from cnnzoo.transforms import transforms_for
 
 __version__ = "0.1.0.dev0"
@@ -24,15 +25,21 @@ __all__ = [
     "RegistryError",
     "UnknownModelError",
     "WeightsError",
+    "auto_hidden_width",
     "create",
+    "freeze",
+    "freeze_backbone",
     "is_model",
     "list_models",
     "load_pretrained",
     "model_info",
+    "param_groups",
     "push_to_hub",
     "register_model",
+    "replace_head",
     "save_pretrained",
     "summary",
     "transforms_for",
+    "unfreeze",
     "__version__",
 ]

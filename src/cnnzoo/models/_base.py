@@ -84,6 +84,14 @@ class ZooModel(nn.Module):
         """
         return [self.features]
 
+    @property
+    def stages(self) -> dict[str, list[nn.Module]]:
+        """The network's stages in forward order, named as its paper names them, classifier excluded.
+
+        ``cnnzoo.freeze(model, up_to=NAME)`` freezes every stage up to and including ``NAME``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} declares no stages")
+
     # -- the forward pass ------------------------------------------------------------------------
     def check_input(self, x: torch.Tensor) -> None:
         """Raise :class:`~cnnzoo.InputShapeError` unless ``x`` is a batch this network can take."""
@@ -157,14 +165,39 @@ class ZooModel(nn.Module):
         """
         return state_dict
 
+    def head_layer(self, in_features: int, out_features: int) -> nn.Module:
+        """The kind of layer this architecture classifies with: Linear, or a 1x1 convolution for NIN."""
+        return nn.Linear(in_features, out_features)
+
     def _new_classifier(self, num_classes: int) -> nn.Module:
         """A classifier layer of ``num_classes`` outputs, initialised as the architecture's own."""
-        return nn.Linear(self.num_features, num_classes)
+        return self.head_layer(self.num_features, num_classes)
 
 
 class PooledClassifierModel(ZooModel):
     """A network laid out as torchvision's AlexNet and VGG: ``features``, ``avgpool``, then a ``classifier``
     Sequential whose last layer is the class layer and whose other layers are the hidden ones."""
+
+    def _stage_of_conv(self, index: int) -> str | None:
+        """The stage that starts at the ``index``-th convolution of ``features``, or None to stay in the current one."""
+        raise NotImplementedError
+
+    @property
+    def stages(self) -> dict[str, list[nn.Module]]:
+        stages: dict[str, list[nn.Module]] = {}
+        current: list[nn.Module] | None = None
+        conv_index = 0
+        for module in self.features.children():
+            if isinstance(module, nn.Conv2d):
+                name = self._stage_of_conv(conv_index)
+                conv_index += 1
+                if name is not None:
+                    current = stages.setdefault(name, [])
+            assert current is not None
+            current.append(module)
+        # the hidden fully connected layers (fc6, fc7): what timm calls pre-logits
+        stages["pre_logits"] = list(self.classifier[:-1])
+        return stages
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)

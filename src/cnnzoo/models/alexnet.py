@@ -29,6 +29,9 @@ class AlexNet(PooledClassifierModel):
 
     classifier_name = "classifier.6"
 
+    def _stage_of_conv(self, index: int) -> str | None:
+        return f"conv{index + 1}"
+
     def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
         self.features = nn.Sequential(
@@ -81,6 +84,9 @@ class AlexNet2012(PooledClassifierModel):
     """
 
     classifier_name = "classifier.fc8"
+
+    def _stage_of_conv(self, index: int) -> str | None:
+        return f"conv{index + 1}"
     first_conv_name = "features.conv1"
 
     def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:

@@ -153,6 +153,17 @@ class DenseNet(ZooModel):
         nn.init.zeros_(self.classifier.bias)
         self._finish_init()
 
+    @property
+    def stages(self) -> dict[str, list[nn.Module]]:
+        # each dense block with the transition after it; the last with the final BatchNorm
+        stages: dict[str, list[nn.Module]] = {"stem": []}
+        current = stages["stem"]
+        for name, module in self.features.named_children():
+            if name.startswith("denseblock"):
+                current = stages.setdefault(name, [])
+            current.append(module)
+        return stages
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.features(x), inplace=True)
 

@@ -165,6 +165,17 @@ class GoogLeNet(ZooModel):
             self.inception4d, self.inception4e, self.maxpool4, self.inception5a, self.inception5b,
         ]
 
+    @property
+    def stages(self) -> dict[str, list[nn.Module]]:
+        stages: dict[str, list[nn.Module]] = {
+            "stem": [self.conv1, self.conv2, self.conv3],
+            "inception3": [self.inception3a, self.inception3b],
+            "inception4": [self.inception4a, self.inception4b, self.inception4c, self.inception4d, self.inception4e],
+            "inception5": [self.inception5a, self.inception5b],
+        }
+        stages["inception4"] += [aux for aux in (self.aux1, self.aux2) if aux is not None]
+        return stages
+
     def _backbone(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         x = self._transform_input(x)
         x = self.maxpool1(self.conv1(x))

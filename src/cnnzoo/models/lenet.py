@@ -71,6 +71,13 @@ class LeNet5(ZooModel):
         nn.init.uniform_(module.weight, -2.4 / fan_in, 2.4 / fan_in)
         nn.init.zeros_(module.bias)
 
+    @property
+    def stages(self) -> dict[str, list[nn.Module]]:
+        """The paper's layer names: C1, C3 and C5 with what follows each, and F6."""
+        return {"c1": [self.features.c1, self.features.act1, self.features.s2],
+                "c3": [self.features.c3, self.features.act3, self.features.s4],
+                "c5": [self.features.c5, self.features.act5], "f6": [self.f6, self.act6]}
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 

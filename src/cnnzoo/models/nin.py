@@ -76,6 +76,17 @@ class NIN(ZooModel):
         nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
         nn.init.zeros_(conv.bias)
 
+    @property
+    def stages(self) -> dict[str, list[nn.Module]]:
+        """The four mlpconv layers, each starting at its spatial convolution."""
+        stages: dict[str, list[nn.Module]] = {}
+        current: list[nn.Module] = []
+        for name, module in self.features.named_children():
+            if name in ("conv1", "conv2", "conv3", "conv4"):
+                current = stages.setdefault(f"mlpconv{name[-1]}", [])
+            current.append(module)
+        return stages
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
@@ -86,8 +97,11 @@ class NIN(ZooModel):
         x = F.relu(self.cccp8(x), inplace=True)
         return torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
 
+    def head_layer(self, in_features: int, out_features: int) -> nn.Module:
+        return nn.Conv2d(in_features, out_features, kernel_size=1)
+
     def _new_classifier(self, num_classes: int) -> nn.Module:
-        layer = nn.Conv2d(self.num_features, num_classes, kernel_size=1)
+        layer = self.head_layer(self.num_features, num_classes)
         self._init_conv(layer)
         return layer
 

@@ -200,6 +200,11 @@ class ResNet(ZooModel):
     def spatial_layers(self) -> list[nn.Module]:
         return [self.conv1, self.maxpool, self.layer1, self.layer2, self.layer3, self.layer4]
 
+    @property
+    def stages(self) -> dict[str, list[nn.Module]]:
+        return {"stem": [self.conv1, self.bn1], "layer1": [self.layer1], "layer2": [self.layer2],
+                "layer3": [self.layer3], "layer4": [self.layer4]}
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
@@ -268,6 +273,10 @@ class CifarResNet(ZooModel):
 
     def spatial_layers(self) -> list[nn.Module]:
         return [self.conv1, self.layer1, self.layer2, self.layer3]
+
+    @property
+    def stages(self) -> dict[str, list[nn.Module]]:
+        return {"stem": [self.conv1, self.bn1], "layer1": [self.layer1], "layer2": [self.layer2], "layer3": [self.layer3]}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))

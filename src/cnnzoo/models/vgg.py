@@ -54,6 +54,10 @@ class VGG(PooledClassifierModel):
 
     classifier_name = "classifier.6"
 
+    def _stage_of_conv(self, index: int) -> str | None:
+        # a new block starts at the first convolution after each max-pool (the paper's "conv1" .. "conv5")
+        return self._block_starts.get(index)
+
     def __init__(
         self,
         config: Sequence[int | str],
@@ -65,6 +69,16 @@ class VGG(PooledClassifierModel):
     ) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
         self.features = make_vgg_features(config, in_chans, batch_norm)
+        self._block_starts: dict[int, str] = {}
+        conv, block, after_pool = 0, 0, True
+        for item in config:
+            if item == "M":
+                after_pool = True
+                continue
+            if after_pool:
+                block += 1
+                self._block_starts[conv] = f"block{block}"
+            conv, after_pool = conv + 1, False
         # The paper feeds fc6 a 7x7 map; pooling to 7x7 lets other input sizes through unchanged at 224.
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.num_features = 4096

@@ -1,0 +1,200 @@
+"""Transfer learning in one call each: freezing that holds BatchNorm, new heads, discriminative learning rates.
+
+The seed tutorials freeze with a ``requires_grad`` loop, which leaves the frozen BatchNorm layers
+updating their running statistics whenever the model is in training mode: the "frozen" backbone drifts.
+Here a frozen BatchNorm layer runs as in evaluation (running statistics used, never updated) whatever
+mode the model is in, until :func:`unfreeze`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from torch import nn
+
+from cnnzoo.errors import CnnzooValueError, check_positive_int
+
+__all__ = ["freeze_backbone", "freeze", "unfreeze", "replace_head", "param_groups", "auto_hidden_width"]
+
+_STATE = "_cnnzoo_frozen"  # attribute holding what unfreeze restores
+
+
+def _hold_statistics(module: nn.Module, _inputs: Any) -> None:
+    # runs before every forward pass of a frozen BatchNorm layer: behave as in eval, whatever model.train() said
+    module.training = False
+
+
+def _classifier(model: nn.Module) -> nn.Module:
+    get = getattr(model, "get_classifier", None)
+    if not callable(get):
+        raise CnnzooValueError(f"{type(model).__name__} has no get_classifier(); build it with cnnzoo.create.")
+    return get()
+
+
+def _freeze_modules(model: nn.Module, modules: Iterable[nn.Module], train_bn: bool) -> nn.Module:
+    state = getattr(model, _STATE, None)
+    if state is None:
+        # remember the trainable state of before the first freeze, so unfreeze restores exactly it
+        state = {"requires_grad": {name: p.requires_grad for name, p in model.named_parameters()}, "hooks": {}}
+        object.__setattr__(model, _STATE, state)
+    for module in modules:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+        for sub in module.modules():
+            if isinstance(sub, nn.modules.batchnorm._BatchNorm):
+                if train_bn:
+                    for parameter in sub.parameters():
+                        parameter.requires_grad_(True)
+                elif id(sub) not in state["hooks"]:
+                    state["hooks"][id(sub)] = (sub, sub.register_forward_pre_hook(_hold_statistics))
+    return model
+
+
+def freeze_backbone(model: nn.Module, train_bn: bool = False) -> nn.Module:
+    """Freeze every parameter but the classifier's; frozen BatchNorm layers keep their running statistics.
+
+    Args:
+        model: a cnnzoo model (anything with ``get_classifier()``).
+        train_bn: keep the backbone's BatchNorm layers training (affine parameters trainable, statistics
+            updated in training mode) instead of holding them.
+
+    Returns:
+        The model, so ``model = cnnzoo.freeze_backbone(cnnzoo.create(...))`` reads naturally. Calling it
+        twice changes nothing more.
+
+    Example:
+        >>> model = cnnzoo.freeze_backbone(cnnzoo.create("resnet50", num_classes=5))
+        >>> [n for n, p in model.named_parameters() if p.requires_grad]
+        ['fc.weight', 'fc.bias']
+    """
+    _freeze_modules(model, list(model.children()), train_bn)
+    for parameter in _classifier(model).parameters():
+        parameter.requires_grad_(True)
+    return model
+
+
+def freeze(model: nn.Module, up_to: str, train_bn: bool = False) -> nn.Module:
+    """Freeze the stages of ``model.stages`` from the first up to and including ``up_to``.
+
+    Args:
+        model: a cnnzoo model.
+        up_to: a stage name (``"layer2"`` for ResNet, ``"denseblock3"`` for DenseNet, ``"block4"`` for VGG).
+        train_bn: keep the frozen stages' BatchNorm layers training.
+
+    Raises:
+        ValueError: for a stage name the model does not have (the message lists its stages).
+    """
+    stages = getattr(model, "stages", None)
+    if not isinstance(stages, dict):
+        raise CnnzooValueError(f"{type(model).__name__} declares no stages; use freeze_backbone.")
+    if up_to not in stages:
+        raise CnnzooValueError(f"{type(model).__name__} has no stage {up_to!r}; its stages are: {', '.join(stages)}.")
+    chosen: list[nn.Module] = []
+    for name, modules in stages.items():
+        chosen += modules
+        if name == up_to:
+            break
+    return _freeze_modules(model, chosen, train_bn)
+
+
+def unfreeze(model: nn.Module) -> nn.Module:
+    """Undo :func:`freeze_backbone` and :func:`freeze`: the trainable flags and BatchNorm behaviour of before.
+
+    A model that was never frozen is left as it is.
+    """
+    state = getattr(model, _STATE, None)
+    if state is None:
+        return model
+    for _, handle in state["hooks"].values():
+        handle.remove()
+    flags = state["requires_grad"]
+    for name, parameter in model.named_parameters():
+        # parameters created after freezing (a new head) keep what they have
+        if name in flags:
+            parameter.requires_grad_(flags[name])
+    object.__delattr__(model, _STATE)
+    # BatchNorm layers held during a forward pass follow the model's mode again
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.training = model.training
+    return model
+
+
+def auto_hidden_width(num_features: int, num_classes: int) -> int:
+    """The seed tutorials' hidden width: ``2 ** (floor(log2 F) - floor(log2 floor(sqrt(F / C))))``.
+
+    128 for ResNet-50 (F=2048) or DenseNet-121 (F=1024) with 5 classes. When ``C > F`` the square root is
+    below one and the rule breaks down; the head is then ``F`` wide.
+    """
+    root = math.isqrt(num_features // num_classes) if num_classes <= num_features else 0
+    if root < 1:
+        return num_features
+    return 2 ** (math.floor(math.log2(num_features)) - math.floor(math.log2(root)))
+
+
+def replace_head(
+    model: nn.Module,
+    num_classes: int,
+    hidden: int | Literal["auto"] | None = None,
+    dropout: float = 0.0,
+) -> nn.Module:
+    """Replace the classifier by a Linear layer, or by a two-layer MLP head.
+
+    Args:
+        model: a cnnzoo model.
+        num_classes: outputs of the new head.
+        hidden: width of a hidden layer (Linear-ReLU-Dropout-Linear), ``"auto"`` for
+            :func:`auto_hidden_width`, or None for a single Linear layer.
+        dropout: dropout before the last layer.
+
+    Returns:
+        The model; ``model.get_classifier()`` is the new head, freshly initialised and trainable.
+    """
+    check_positive_int("num_classes", num_classes)
+    if not 0.0 <= dropout < 1.0:
+        raise CnnzooValueError(f"dropout must be in [0, 1), got {dropout}.")
+    features = getattr(model, "num_features", None)
+    name = getattr(model, "classifier_name", None)
+    if not features or not name:
+        raise CnnzooValueError(f"{type(model).__name__} has no num_features/classifier_name; build it with cnnzoo.create.")
+    old = _classifier(model)
+    # NIN classifies with a 1x1 convolution on the map; its head stays convolutional
+    layer = getattr(model, "head_layer", nn.Linear)
+    if hidden == "auto":
+        hidden = auto_hidden_width(features, num_classes)
+    if hidden is None:
+        head: nn.Module = nn.Sequential(nn.Dropout(dropout), layer(features, num_classes)) if dropout else layer(features, num_classes)
+    else:
+        check_positive_int("hidden", hidden)
+        head = nn.Sequential(layer(features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout), layer(hidden, num_classes))
+    reference = next(old.parameters(), None)
+    if reference is not None:
+        head = head.to(device=reference.device, dtype=reference.dtype)
+    model.set_submodule(name, head)
+    model.num_classes = num_classes
+    if isinstance(getattr(model, "default_cfg", None), dict):
+        model.default_cfg = {**model.default_cfg, "num_classes": num_classes}
+    return model
+
+
+def param_groups(model: nn.Module, lr: float, head_lr_mult: float = 10.0, weight_decay: float | None = None) -> list[dict[str, Any]]:
+    """Optimizer parameter groups: the backbone at ``lr``, the classifier at ``lr * head_lr_mult``.
+
+    Frozen parameters are left out, so the groups can go straight to an optimizer.
+
+    Example:
+        >>> optimizer = torch.optim.SGD(cnnzoo.param_groups(model, lr=1e-3), momentum=0.9)
+    """
+    head = {id(p) for p in _classifier(model).parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if id(p) not in head], "lr": lr, "name": "backbone"},
+        {"params": [p for p in trainable if id(p) in head], "lr": lr * head_lr_mult, "name": "head"},
+    ]
+    if weight_decay is not None:
+        for group in groups:
+            group["weight_decay"] = weight_decay
+    return [g for g in groups if g["params"]]
+

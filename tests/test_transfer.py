@@ -1,0 +1,203 @@
+"""Freezing that holds BatchNorm, unfreezing that restores, stage-wise freezing, new heads, parameter groups."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+import cnnzoo
+
+
+def _smallest_of_each_family() -> list[str]:
+    chosen: dict[str, tuple[int, str]] = {}
+    for name in cnnzoo.list_models():
+        info = cnnzoo.model_info(name)
+        if info.family not in chosen or info.parameters < chosen[info.family][0]:
+            chosen[info.family] = (info.parameters, name)
+    return sorted(name for _, name in chosen.values())
+
+
+FAMILIES = _smallest_of_each_family()
+
+
+def _batch(model: nn.Module, batch: int = 4) -> torch.Tensor:
+    channels, height, width = model.default_cfg["input_size"]
+    side = max(model.min_input_size, min(height, 64))
+    return torch.randn(batch, channels, side, side)
+
+
+def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    model.train()
+    output = model(_batch(model))
+    logits = output[0] if isinstance(output, tuple) else output
+    optimizer.zero_grad()
+    logits.logsumexp(dim=1).mean().backward()
+    optimizer.step()
+
+
+def _everything(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_families_cover_every_family():
+    families = {cnnzoo.model_info(n).family for n in cnnzoo.list_models()}
+    assert {cnnzoo.model_info(n).family for n in FAMILIES} == families
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_freeze_backbone_leaves_only_the_classifier_trainable(name):
+    model = cnnzoo.freeze_backbone(cnnzoo.create(name, num_classes=3))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {f"{model.classifier_name}.{n}" for n, _ in model.get_classifier().named_parameters()}
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_freeze_backbone_keeps_parameters_and_batchnorm_statistics_through_a_train_step(name):
+    model = cnnzoo.create(name, num_classes=3, **({"aux_logits": True} if name == "googlenet" else {}))
+    cnnzoo.freeze_backbone(model)
+    before = _everything(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9, weight_decay=1e-3)
+    _train_step(model, optimizer)
+    _train_step(model, optimizer)
+    after = model.state_dict()
+    head = set(cnnzoo.models.ZooModel.classifier_keys(model))
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == head, f"outside the head changed: {sorted(changed - head)[:5]}"
+
+
+def test_a_requires_grad_loop_lets_batchnorm_statistics_drift():
+    # the seed tutorials' freezing, for contrast: parameters stay, running statistics do not
+    model = cnnzoo.create("resnet18", num_classes=3)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    model.fc.weight.requires_grad_(True)
+    before = model.bn1.running_mean.clone()
+    _train_step(model, torch.optim.SGD([model.fc.weight], lr=0.1))
+    assert not torch.equal(before, model.bn1.running_mean)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_unfreeze_gives_back_a_fully_trainable_model_whose_batchnorm_trains(name):
+    model = cnnzoo.unfreeze(cnnzoo.freeze_backbone(cnnzoo.create(name)))
+    assert all(p.requires_grad for p in model.parameters())
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    if norms:
+        before = norms[0].running_mean.clone()
+        _train_step(model, torch.optim.SGD(model.parameters(), lr=0.01))
+        assert not torch.equal(before, norms[0].running_mean)
+
+
+def test_freeze_backbone_twice_changes_nothing_and_unfreeze_restores_the_state_before():
+    model = cnnzoo.create("resnet18")
+    model.conv1.weight.requires_grad_(False)  # the user's own choice before freezing
+    cnnzoo.freeze_backbone(model)
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    hooks = sum(len(m._forward_pre_hooks) for m in model.modules())
+    cnnzoo.freeze_backbone(model)
+    assert flags == {n: p.requires_grad for n, p in model.named_parameters()}
+    assert hooks == sum(len(m._forward_pre_hooks) for m in model.modules())
+    cnnzoo.unfreeze(model)
+    assert not model.conv1.weight.requires_grad
+    assert all(p.requires_grad for n, p in model.named_parameters() if n != "conv1.weight")
+    assert sum(len(m._forward_pre_hooks) for m in model.modules()) == 0
+
+
+def test_frozen_batchnorm_uses_running_statistics_in_train_mode():
+    model = cnnzoo.freeze_backbone(cnnzoo.create("resnet18").eval())
+    x = torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        expected = model.forward_features(x)
+        model.train()
+        assert torch.equal(model.forward_features(x), expected)
+
+
+def test_train_bn_keeps_batchnorm_training():
+    model = cnnzoo.freeze_backbone(cnnzoo.create("resnet18", num_classes=3), train_bn=True)
+    assert model.bn1.weight.requires_grad and not model.conv1.weight.requires_grad
+    before = model.bn1.running_mean.clone()
+    _train_step(model, torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1))
+    assert not torch.equal(before, model.bn1.running_mean)
+
+
+def test_freeze_up_to_a_stage_freezes_that_stage_and_all_before_it():
+    model = cnnzoo.freeze(cnnzoo.create("resnet18"), up_to="layer2")
+    frozen = {n.split(".")[0] for n, p in model.named_parameters() if not p.requires_grad}
+    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert frozen == {"conv1", "bn1", "layer1", "layer2"}
+    assert trainable == {"layer3", "layer4", "fc"}
+    before = model.layer2[0].bn1.running_var.clone()
+    _train_step(model, torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1))
+    assert torch.equal(before, model.layer2[0].bn1.running_var)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_parameter_but_the_classifiers_lies_in_exactly_one_stage(name):
+    with torch.device("meta"):
+        model = cnnzoo.create(name)
+    seen: list[int] = [id(p) for modules in model.stages.values() for m in modules for p in m.parameters()]
+    head = {id(p) for p in model.get_classifier().parameters()}
+    assert len(seen) == len(set(seen))
+    assert set(seen) | head == {id(p) for p in model.parameters()}
+    last = list(model.stages)[-1]
+    cnnzoo.freeze(model, up_to=last)
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == set(model.classifier_keys()) - {
+        k for k in model.classifier_keys() if k.startswith("aux")}
+
+
+def test_freeze_unknown_stage_lists_the_stages():
+    with pytest.raises(ValueError, match="stem, layer1, layer2, layer3, layer4"):
+        cnnzoo.freeze(cnnzoo.create("resnet18"), up_to="layer5")
+
+
+@pytest.mark.parametrize(("name", "classes", "width"), [("resnet50", 5, 128), ("densenet121", 5, 128),
+                                                          ("resnet18", 1000, 512), ("densenet121", 37, 256)])
+def test_auto_head_width_follows_the_seed_rule(name, classes, width):
+    with torch.device("meta"):
+        model = cnnzoo.replace_head(cnnzoo.create(name), classes, hidden="auto")
+    assert model.get_classifier()[0].out_features == width
+    assert model.get_classifier()[-1].out_features == classes
+
+
+def test_auto_head_width_is_the_feature_count_when_classes_outnumber_features():
+    assert cnnzoo.auto_hidden_width(84, 100) == 84
+    assert cnnzoo.auto_hidden_width(2048, 5) == 2 ** (11 - 4)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_replace_head_gives_a_trainable_head_of_the_new_size(name):
+    model = cnnzoo.create(name)
+    cnnzoo.freeze_backbone(model)
+    cnnzoo.replace_head(model, 7, hidden=32, dropout=0.2)
+    model.eval()
+    with torch.no_grad():
+        out = model(_batch(model, 2))
+    assert out.shape == (2, 7) and model.num_classes == 7
+    assert all(p.requires_grad for p in model.get_classifier().parameters())
+    cnnzoo.replace_head(model, 4)
+    with torch.no_grad():
+        assert model(_batch(model, 2)).shape == (2, 4)
+
+
+def test_replace_head_rejects_bad_arguments():
+    model = cnnzoo.create("lenet5")
+    with pytest.raises(ValueError, match="num_classes"):
+        cnnzoo.replace_head(model, 0)
+    with pytest.raises(ValueError, match="dropout"):
+        cnnzoo.replace_head(model, 3, dropout=1.0)
+    with pytest.raises(ValueError, match="hidden"):
+        cnnzoo.replace_head(model, 3, hidden=0)
+
+
+def test_param_groups_give_the_head_a_larger_learning_rate_and_skip_frozen_parameters():
+    model = cnnzoo.create("resnet18", num_classes=5)
+    groups = cnnzoo.param_groups(model, lr=1e-3, head_lr_mult=10.0)
+    assert [g["name"] for g in groups] == ["backbone", "head"]
+    assert groups[1]["lr"] == pytest.approx(1e-2)
+    assert {id(p) for p in groups[1]["params"]} == {id(model.fc.weight), id(model.fc.bias)}
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    frozen = cnnzoo.param_groups(cnnzoo.freeze_backbone(copy.deepcopy(model)), lr=1e-3)
+    assert [g["name"] for g in frozen] == ["head"]
+    torch.optim.SGD(groups, momentum=0.9)
