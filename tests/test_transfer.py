@@ -201,3 +201,70 @@ def test_param_groups_give_the_head_a_larger_learning_rate_and_skip_frozen_param
     frozen = cnnzoo.param_groups(cnnzoo.freeze_backbone(copy.deepcopy(model)), lr=1e-3)
     assert [g["name"] for g in frozen] == ["head"]
     torch.optim.SGD(groups, momentum=0.9)
+
+
+# -- feature extraction -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", cnnzoo.list_models())
+def test_features_only_maps_match_feature_info_and_end_with_forward_features(name):
+    with torch.device("meta"):
+        extractor = cnnzoo.create(name, features_only=True)
+        model = extractor.model.eval()
+        size = model.default_cfg["input_size"][1]
+        x = torch.empty(2, model.in_chans, size, size)
+        maps = extractor(x)
+        last = model.forward_features(x)
+    assert [m.shape[1] for m in maps] == [info["num_chs"] for info in extractor.feature_info]
+    assert len(maps) == len(extractor.feature_info) >= 3
+    assert maps[-1].shape == last.shape
+    reductions = [info["reduction"] for info in extractor.feature_info]
+    assert reductions == sorted(reductions) and all(r & (r - 1) == 0 for r in reductions)
+
+
+def test_features_only_channels_and_reductions_equal_timms_for_resnet50():
+    import timm
+
+    with torch.device("meta"):
+        ours = cnnzoo.create("resnet50", features_only=True)
+    reference = timm.create_model("resnet50", features_only=True, pretrained=False)
+    assert [i["num_chs"] for i in ours.feature_info] == reference.feature_info.channels()
+    assert [i["reduction"] for i in ours.feature_info] == reference.feature_info.reduction()
+
+
+def test_features_only_maps_are_the_real_stage_outputs():
+    extractor = cnnzoo.create("resnet18", features_only=True, out_indices=(1, -1)).eval()
+    model = extractor.model
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        layer1, layer4 = extractor(x)
+        expected = model.layer1(model.maxpool(model.relu(model.bn1(model.conv1(x)))))
+        assert torch.equal(layer1, expected)
+        assert torch.equal(layer4, model.forward_features(x))
+    assert [i["stage"] for i in extractor.feature_info] == ["layer1", "layer4"]
+
+
+def test_features_only_refuses_out_of_range_indices_listing_the_stages():
+    with pytest.raises(ValueError, match="stem, layer1, layer2, layer3, layer4"):
+        cnnzoo.create("resnet18", features_only=True, out_indices=(5,))
+
+
+def test_features_only_checks_its_input_like_the_model():
+    with pytest.raises(cnnzoo.InputShapeError, match="63x63"):
+        cnnzoo.create("alexnet", features_only=True)(torch.randn(1, 3, 32, 32))
+
+
+def test_extract_features_gives_the_classifiers_input_for_every_image_in_order():
+    model = cnnzoo.create("cifar_resnet20", num_classes=3).train()
+    images, labels = torch.randn(10, 3, 32, 32), torch.arange(10) % 3
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=4)
+    dataset = cnnzoo.extract_features(model, loader)
+    features, kept = dataset.tensors
+    assert features.shape == (10, model.num_features) and torch.equal(kept, labels)
+    assert model.training, "the model's mode is restored"
+    model.eval()
+    with torch.no_grad():
+        expected = model.forward_head(model.forward_features(images), pre_logits=True)
+    torch.testing.assert_close(features, expected)
+    # a head trained on them is the model's own classifier shape
+    assert model.get_classifier()(features).shape == (10, 3)

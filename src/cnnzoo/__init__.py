@@ -9,7 +9,16 @@ from cnnzoo.errors import CnnzooError, CnnzooValueError, InputShapeError, Regist
 from cnnzoo.pretrained import LoadReport, PretrainedTag, load_pretrained, push_to_hub, save_pretrained
 from cnnzoo.registry import ModelInfo, create, is_model, list_models, model_info, register_model
 from cnnzoo.summary import ModelSummary, summary
-from cnnzoo.transfer import auto_hidden_width, freeze, freeze_backbone, param_groups, replace_head, unfreeze
+from cnnzoo.transfer import (
+    FeatureExtractor,
+    auto_hidden_width,
+    extract_features,
+    freeze,
+    freeze_backbone,
+    param_groups,
+    replace_head,
+    unfreeze,
+)
 from cnnzoo.transforms import transforms_for
 
 __version__ = "0.1.0.dev0"
@@ -17,6 +26,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "CnnzooError",
     "CnnzooValueError",
+    "FeatureExtractor",
     "InputShapeError",
     "LoadReport",
     "ModelInfo",
@@ -27,6 +37,7 @@ __all__ = [
     "WeightsError",
     "auto_hidden_width",
     "create",
+    "extract_features",
     "freeze",
     "freeze_backbone",
     "is_model",

@@ -12,7 +12,7 @@ import functools
 import inspect
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -304,6 +304,8 @@ def create(
     pretrained: bool | str | os.PathLike[str] | None = None,
     num_classes: int | None = None,
     in_chans: int | None = None,
+    features_only: bool = False,
+    out_indices: Sequence[int] | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build a registered network by name, with or without pretrained weights.
@@ -321,6 +323,9 @@ def create(
         num_classes: outputs of the classifier; the model's default (1000 for ImageNet networks, 10 for
             LeNet-5 and the CIFAR networks) when None.
         in_chans: input channels; the model's default (3, or 1 for LeNet-5) when None.
+        features_only: return a :class:`~cnnzoo.transfer.FeatureExtractor` whose forward gives the feature
+            maps at the end of the model's stages, with ``feature_info`` describing them.
+        out_indices: which stages' maps ``features_only`` returns (all when None).
         **kwargs: architecture options of the model's class (``aux_logits=True`` for GoogLeNet,
             ``drop_rate=0.2`` for DenseNet, ...).
 
@@ -375,6 +380,10 @@ def create(
     model = entry.builder(**kwargs)
     if source:
         pretrained_module.load_pretrained(model, source)
+    if features_only:
+        from cnnzoo.transfer import FeatureExtractor
+
+        return FeatureExtractor(model, out_indices)
     return model
 
 

@@ -9,14 +9,20 @@ mode the model is in, until :func:`unfreeze`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+import torch
 from torch import nn
+
+from cnnzoo._meta import meta_forward
 
 from cnnzoo.errors import CnnzooValueError, check_positive_int
 
-__all__ = ["freeze_backbone", "freeze", "unfreeze", "replace_head", "param_groups", "auto_hidden_width"]
+__all__ = [
+    "freeze_backbone", "freeze", "unfreeze", "replace_head", "param_groups", "auto_hidden_width", "FeatureExtractor",
+    "extract_features",
+]
 
 _STATE = "_cnnzoo_frozen"  # attribute holding what unfreeze restores
 
@@ -198,3 +204,123 @@ def param_groups(model: nn.Module, lr: float, head_lr_mult: float = 10.0, weight
             group["weight_decay"] = weight_decay
     return [g for g in groups if g["params"]]
 
+
+class _ForwardFeatures(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_features(x)
+
+
+class FeatureExtractor(nn.Module):
+    """A backbone that returns the feature map at the end of chosen stages (``features_only=True``).
+
+    The stages are the model's own (``model.stages``) that run inside ``forward_features``; the last one's
+    map is what ``forward_features`` returns. ``feature_info`` gives each chosen map's stage, channels and
+    reduction (the stride of the map relative to the input).
+
+    Args:
+        model: a cnnzoo model.
+        out_indices: indices into the feature stages (negative counts from the end); all when None.
+
+    Example:
+        >>> backbone = cnnzoo.create("resnet50", features_only=True, out_indices=(1, 2, 3, 4))
+        >>> [info["num_chs"] for info in backbone.feature_info]
+        [256, 512, 1024, 2048]
+    """
+
+    def __init__(self, model: nn.Module, out_indices: Sequence[int] | None = None) -> None:
+        super().__init__()
+        self.model = model
+        channels = model.default_cfg["input_size"][0]
+        # On the meta device a large input costs nothing, and there border effects all but vanish from
+        # input side / map side; the nearest power of two is the nominal stride (AlexNet: 8, 16, 16, 16, 32).
+        side = 2048
+        shapes: dict[str, tuple[int, ...]] = {}
+        handles = []
+        stages = model.stages
+        for name, modules in stages.items():
+            handles.append(modules[-1].register_forward_hook(
+                lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape))))
+        try:
+            last = meta_forward(_ForwardFeatures(model), (2, channels, side, side))
+        finally:
+            for handle in handles:
+                handle.remove()
+        # stages in forward order that ran inside forward_features and produced a map
+        names = [n for n in stages if n in shapes and len(shapes[n]) == 4]
+        if not names:
+            raise CnnzooValueError(f"{type(model).__name__} has no stage producing a feature map.")
+        shapes[names[-1]] = tuple(last.shape)
+        count = len(names)
+        indices = list(range(count)) if out_indices is None else list(out_indices)
+        for index in indices:
+            if not -count <= index < count:
+                raise CnnzooValueError(
+                    f"out_indices {tuple(indices)} out of range: {type(model).__name__} has {count} feature "
+                    f"stages ({', '.join(names)}), indices 0..{count - 1}."
+                )
+        self.out_indices = tuple(i % count for i in indices)
+        self._stage_names = names
+        self._taps = {name: stages[name][-1] for name in names[:-1]}
+        self.feature_info = [
+            {"stage": names[i], "num_chs": shapes[names[i]][1], "reduction": 2 ** round(math.log2(side / shapes[names[i]][2])), "index": i}
+            for i in self.out_indices
+        ]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        check = getattr(self.model, "check_input", None)
+        if callable(check):
+            check(x)
+        captured: dict[str, torch.Tensor] = {}
+        wanted = {self._stage_names[i] for i in self.out_indices}
+        handles = [
+            module.register_forward_hook(lambda _m, _i, out, name=name: captured.__setitem__(name, out))
+            for name, module in self._taps.items() if name in wanted
+        ]
+        try:
+            captured[self._stage_names[-1]] = self.model.forward_features(x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return [captured[self._stage_names[i]] for i in self.out_indices]
+
+
+@torch.no_grad()
+def extract_features(
+    model: nn.Module, loader: Iterable[Sequence[torch.Tensor]], device: torch.device | str | None = None
+) -> torch.utils.data.TensorDataset:
+    """Run the backbone once over a data set and keep what the classifier would read.
+
+    For training a head on precomputed features: each image becomes its ``num_features``-wide vector
+    (``forward_head(forward_features(x), pre_logits=True)``: pooled, and through VGG's and AlexNet's hidden
+    fully connected layers), computed in evaluation mode; the model's mode is restored afterwards.
+
+    Args:
+        model: a cnnzoo model.
+        loader: batches of ``(images, labels, ...)``, e.g. a ``DataLoader`` over an ``ImageFolder``.
+        device: where to run the model (its parameters' device when None); features come back on the CPU.
+
+    Returns:
+        ``TensorDataset(features, labels)`` in the loader's order.
+    """
+    if device is None:
+        reference = next(model.parameters(), None)
+        device = reference.device if reference is not None else "cpu"
+    was_training = model.training
+    model.eval()
+    features: list[torch.Tensor] = []
+    labels: list[torch.Tensor] = []
+    try:
+        for batch in loader:
+            images, targets = batch[0], batch[1]
+            output = model.forward_head(model.forward_features(images.to(device)), pre_logits=True)
+            features.append(output.cpu())
+            labels.append(torch.as_tensor(targets).cpu())
+    finally:
+        model.train(was_training)
+    if not features:
+        raise CnnzooValueError("The loader yielded no batches.")
+    return torch.utils.data.TensorDataset(torch.cat(features), torch.cat(labels))

@@ -173,7 +173,8 @@ class GoogLeNet(ZooModel):
             "inception4": [self.inception4a, self.inception4b, self.inception4c, self.inception4d, self.inception4e],
             "inception5": [self.inception5a, self.inception5b],
         }
-        stages["inception4"] += [aux for aux in (self.aux1, self.aux2) if aux is not None]
+        # the auxiliary heads first, so each stage's last module is the one whose output the stage hands on
+        stages["inception4"][:0] = [aux for aux in (self.aux1, self.aux2) if aux is not None]
         return stages
 
     def _backbone(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:

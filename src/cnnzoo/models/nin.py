@@ -78,12 +78,13 @@ class NIN(ZooModel):
 
     @property
     def stages(self) -> dict[str, list[nn.Module]]:
-        """The four mlpconv layers, each starting at its spatial convolution."""
+        """The four mlpconv layers, each starting at its spatial convolution (the fourth at the dropout before it)."""
+        starts = {"conv1": 1, "conv2": 2, "conv3": 3, "drop": 4}
         stages: dict[str, list[nn.Module]] = {}
         current: list[nn.Module] = []
         for name, module in self.features.named_children():
-            if name in ("conv1", "conv2", "conv3", "conv4"):
-                current = stages.setdefault(f"mlpconv{name[-1]}", [])
+            if name in starts:
+                current = stages.setdefault(f"mlpconv{starts[name]}", [])
             current.append(module)
         return stages
 

@@ -202,7 +202,7 @@ class ResNet(ZooModel):
 
     @property
     def stages(self) -> dict[str, list[nn.Module]]:
-        return {"stem": [self.conv1, self.bn1], "layer1": [self.layer1], "layer2": [self.layer2],
+        return {"stem": [self.conv1, self.bn1, self.relu], "layer1": [self.layer1], "layer2": [self.layer2],
                 "layer3": [self.layer3], "layer4": [self.layer4]}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -276,7 +276,7 @@ class CifarResNet(ZooModel):
 
     @property
     def stages(self) -> dict[str, list[nn.Module]]:
-        return {"stem": [self.conv1, self.bn1], "layer1": [self.layer1], "layer2": [self.layer2], "layer3": [self.layer3]}
+        return {"stem": [self.conv1, self.bn1, self.relu], "layer1": [self.layer1], "layer2": [self.layer2], "layer3": [self.layer3]}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))
