@@ -532,3 +532,15 @@ def test_training_transforms_follow_each_papers_augmentation():
     lenet = cnnzoo.transforms_for("lenet5", train=True)
     assert "Flip" not in str(lenet) and lenet(image).shape == (1, 32, 32)
     assert "RandomResizedCrop" in str(cnnzoo.transforms_for("resnet18", train=True))
+
+
+def test_a_replaced_mlp_head_survives_save_and_create(tmp_path):
+    model = cnnzoo.replace_head(cnnzoo.create("cifar_resnet20"), 3, hidden=16, dropout=0.1).eval()
+    directory = cnnzoo.save_pretrained(model, tmp_path / "mlp")
+    assert json.loads((directory / "config.json").read_text())["head"] == {"num_classes": 3, "hidden": 16, "dropout": 0.1}
+    restored = cnnzoo.create(str(directory)).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), restored(x))
+    five = cnnzoo.create(str(directory), num_classes=5)
+    assert torch.equal(five.fc[0].weight, model.fc[0].weight) and five.fc[-1].out_features == 5

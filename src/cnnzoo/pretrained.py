@@ -549,7 +549,8 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike[str]) -> Path
     """Write ``model.safetensors`` and ``config.json`` so ``cnnzoo.create(directory)`` rebuilds the model.
 
     ``config.json`` holds the architecture name, ``num_classes``, ``in_chans``, the architecture options
-    the model was built with and its ``default_cfg``; timm reads the same fields.
+    the model was built with, the head :func:`cnnzoo.replace_head` gave it (if any) and its
+    ``default_cfg``; timm reads the same fields.
 
     Returns:
         The directory.
@@ -578,6 +579,7 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike[str]) -> Path
         "num_classes": getattr(model, "num_classes", cfg.get("num_classes")),
         "in_chans": getattr(model, "in_chans", (cfg.get("input_size") or [3])[0]),
         "model_args": _jsonable(getattr(model, "model_args", {})),
+        "head": _jsonable(getattr(model, "head_config", None)),
         "pretrained_cfg": _jsonable(cfg),
     }
     (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")

@@ -400,6 +400,12 @@ def _create_from_saved(name: str, pretrained: bool | str | None, kwargs: dict[st
         model_args.setdefault("in_chans", in_chans)
     model_args = {k: v for k, v in model_args.items() if v is not None}
     model = create(config["architecture"], pretrained=False, **{**model_args, **kwargs})
+    head = config.get("head")
+    if head:
+        from cnnzoo.transfer import replace_head
+
+        # the saved head; a new num_classes keeps its hidden layer and gets a fresh last layer
+        replace_head(model, **{**head, "num_classes": model.num_classes})
     if pretrained is not False:
         pretrained_module.load_pretrained(model, weights)
         keep = {k: tuple(v) if isinstance(v, list) else v for k, v in saved_cfg.items()

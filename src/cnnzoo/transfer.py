@@ -179,6 +179,8 @@ def replace_head(
     if reference is not None:
         head = head.to(device=reference.device, dtype=reference.dtype)
     model.set_submodule(name, head)
+    # what save_pretrained records, so create(directory) rebuilds this head before loading its weights
+    model.head_config = {"num_classes": num_classes, "hidden": hidden, "dropout": dropout}
     model.num_classes = num_classes
     if isinstance(getattr(model, "default_cfg", None), dict):
         model.default_cfg = {**model.default_cfg, "num_classes": num_classes}

@@ -1,0 +1,163 @@
+"""Fine-tune a cnnzoo network on a folder of images, one folder per class (the flowers layout).
+
+    python examples/finetune.py --data flower_photos --model resnet50 --pretrained --freeze-backbone --epochs 5
+
+DIR either holds ``train/`` and ``val/`` folders, or one folder per class, which is split 90/10 here.
+Writes to ``--output`` (default ``runs/MODEL``): the fine-tuned model (``cnnzoo.create(OUTPUT/"model")``
+reloads it), ``metrics.json`` (loss and accuracy per epoch, per-class accuracy, confusion matrix) and, when
+matplotlib is installed (``pip install -e ".[examples]"``), ``confusion_matrix.png`` and ``curves.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+from torchvision.datasets import ImageFolder
+from tqdm import tqdm
+
+import cnnzoo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, type=Path, help="image folder: train/ and val/, or one folder per class")
+    parser.add_argument("--model", default="resnet18", help="a name from `cnnzoo list`")
+    parser.add_argument("--pretrained", action="store_true", help="start from the model's default ImageNet weights")
+    parser.add_argument("--freeze-backbone", action="store_true", help="train only the classifier")
+    parser.add_argument("--hidden", default=None, help="MLP head width: a number, or 'auto' for the seed rule")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3, help="backbone learning rate; the head gets 10x")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--output", type=Path, default=None, help="where to write (default runs/MODEL)")
+    return parser.parse_args(argv)
+
+
+def datasets(root: Path, model: nn.Module, val_fraction: float, seed: int) -> tuple[torch.utils.data.Dataset, torch.utils.data.Dataset, list[str]]:
+    train_tf, eval_tf = cnnzoo.transforms_for(model, train=True), cnnzoo.transforms_for(model)
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        train, val = ImageFolder(root / "train", train_tf), ImageFolder(root / "val", eval_tf)
+        return train, val, train.classes
+    train_view, val_view = ImageFolder(root, train_tf), ImageFolder(root, eval_tf)
+    order = torch.randperm(len(train_view), generator=torch.Generator().manual_seed(seed)).tolist()
+    cut = max(1, round(len(order) * val_fraction))
+    return Subset(train_view, order[cut:]), Subset(val_view, order[:cut]), train_view.classes
+
+
+def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str) -> tuple[float, torch.Tensor]:
+    model.eval()
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    total_loss, count = 0.0, 0
+    with torch.no_grad():
+        for images, labels in loader:
+            logits = model(images.to(device)).cpu()
+            total_loss += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
+            count += len(labels)
+            for truth, guess in zip(labels, logits.argmax(1)):
+                confusion[truth, guess] += 1
+    return total_loss / max(count, 1), confusion
+
+
+def plot(history: list[dict], confusion: torch.Tensor, classes: list[str], output: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plots (pip install -e '.[examples]')")
+        return False
+    figure, axis = plt.subplots(figsize=(1 + 0.6 * len(classes), 1 + 0.6 * len(classes)))
+    axis.imshow(confusion.numpy(), cmap="Blues")
+    axis.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    axis.set_yticks(range(len(classes)), classes)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            axis.text(j, i, int(confusion[i, j]), ha="center", va="center")
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    figure.tight_layout()
+    figure.savefig(output / "confusion_matrix.png", dpi=120)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = [h["epoch"] for h in history]
+    left.plot(epochs, [h["train_loss"] for h in history], label="train")
+    left.plot(epochs, [h["val_loss"] for h in history], label="val")
+    left.set_title("loss")
+    left.legend()
+    right.plot(epochs, [h["train_accuracy"] for h in history], label="train")
+    right.plot(epochs, [h["val_accuracy"] for h in history], label="val")
+    right.set_title("accuracy")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(output / "curves.png", dpi=120)
+    plt.close("all")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    output = args.output or Path("runs") / args.model
+    output.mkdir(parents=True, exist_ok=True)
+    classes = ImageFolder(args.data / "train" if (args.data / "train").is_dir() else args.data).classes
+    model = cnnzoo.create(args.model, num_classes=len(classes), pretrained=True if args.pretrained else None)
+    if args.hidden is not None:
+        cnnzoo.replace_head(model, len(classes), hidden="auto" if args.hidden == "auto" else int(args.hidden))
+    if args.freeze_backbone:
+        cnnzoo.freeze_backbone(model)
+    model.to(args.device)
+    train_set, val_set, classes = datasets(args.data, model, args.val_fraction, args.seed)
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.workers,
+                              drop_last=len(train_set) > args.batch_size)
+    val_loader = DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
+    optimizer = torch.optim.AdamW(cnnzoo.param_groups(model, lr=args.lr))
+    print(f"{args.model}: {len(classes)} classes, {len(train_set)} training and {len(val_set)} validation images")
+
+    history: list[dict] = []
+    confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        seen, correct, total_loss = 0, 0, 0.0
+        for images, labels in tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", leave=False):
+            images, labels = images.to(args.device), labels.to(args.device)
+            output_logits = model(images)
+            logits = output_logits[0] if isinstance(output_logits, tuple) else output_logits
+            loss = nn.functional.cross_entropy(logits, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            seen += len(labels)
+            correct += (logits.argmax(1) == labels).sum().item()
+            total_loss += loss.item() * len(labels)
+        val_loss, confusion = evaluate(model, val_loader, len(classes), args.device)
+        record = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+                  "val_loss": val_loss, "val_accuracy": confusion.diag().sum().item() / max(confusion.sum().item(), 1)}
+        history.append(record)
+        print(f"epoch {epoch}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f} | "
+              f"val loss {val_loss:.4f} acc {record['val_accuracy']:.3f}")
+
+    per_class = {name: (confusion[i, i].item() / confusion[i].sum().item()) if confusion[i].sum() else None
+                 for i, name in enumerate(classes)}
+    print("per-class validation accuracy:")
+    for name, accuracy in per_class.items():
+        print(f"  {name:<20} {'-' if accuracy is None else f'{accuracy:.3f}'}")
+    cnnzoo.save_pretrained(model, output / "model")
+    (output / "metrics.json").write_text(json.dumps(
+        {"model": args.model, "classes": classes, "history": history, "per_class_accuracy": per_class,
+         "confusion_matrix": confusion.tolist()}, indent=2) + "\n")
+    plot(history, confusion, classes, output)
+    print(f"saved to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
