@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -35,3 +38,27 @@ def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def hf_cache() -> Callable[..., Path]:
+    """Lay out files in the Hugging Face cache that conftest.py points huggingface_hub at."""
+    from huggingface_hub import constants
+
+    def put(repo_id: str, files: dict[str, bytes | Path]) -> Path:
+        repo = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+        revision = hashlib.sha1(repo_id.encode()).hexdigest()
+        snapshot = repo / "snapshots" / revision
+        (repo / "blobs").mkdir(parents=True, exist_ok=True)
+        snapshot.mkdir(parents=True, exist_ok=True)
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(revision)
+        for name, content in files.items():
+            data = content.read_bytes() if isinstance(content, Path) else content
+            # large files are stored as blobs named by their SHA-256, as the real cache does
+            blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+            blob.write_bytes(data)
+            (snapshot / name).symlink_to(Path("../../blobs") / blob.name)
+        return snapshot
+
+    return put

@@ -29,30 +29,6 @@ from cnnzoo.pretrained import PRETRAINED
 # -- fixtures ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def hf_cache() -> Callable[..., Path]:
-    """Lay out files in the Hugging Face cache that conftest.py points huggingface_hub at."""
-    from huggingface_hub import constants
-
-    def put(repo_id: str, files: dict[str, bytes | Path]) -> Path:
-        repo = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
-        revision = hashlib.sha1(repo_id.encode()).hexdigest()
-        snapshot = repo / "snapshots" / revision
-        (repo / "blobs").mkdir(parents=True, exist_ok=True)
-        snapshot.mkdir(parents=True, exist_ok=True)
-        (repo / "refs").mkdir(exist_ok=True)
-        (repo / "refs" / "main").write_text(revision)
-        for name, content in files.items():
-            data = content.read_bytes() if isinstance(content, Path) else content
-            # large files are stored as blobs named by their SHA-256, as the real cache does
-            blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
-            blob.write_bytes(data)
-            (snapshot / name).symlink_to(Path("../../blobs") / blob.name)
-        return snapshot
-
-    return put
-
-
 def safetensors_bytes(state: dict[str, torch.Tensor], tmp_path: Path) -> Path:
     path = tmp_path / f"weights-{len(state)}-{id(state)}.safetensors"
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
