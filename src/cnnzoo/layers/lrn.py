@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from cnnzoo.errors import CnnzooValueError
+from cnnzoo.ops.lrn import check_lrn_params, local_response_norm
 
 __all__ = ["LocalResponseNorm"]
 
@@ -18,10 +17,13 @@ class LocalResponseNorm(nn.Module):
     """Normalise each activation by the energy of its ``size`` neighbouring channels.
 
     With ``scale="pytorch"`` this equals :class:`torch.nn.LocalResponseNorm`:
-    ``b_c = a_c / (k + alpha / n * sum a_j^2) ** beta``. With ``scale="paper"`` it follows equation
-    (section 3.3) of Krizhevsky et al. 2012, where alpha multiplies the sum itself:
+    ``b_c = a_c / (k + alpha / n * sum a_j^2) ** beta``. With ``scale="paper"`` it follows the equation of
+    section 3.3 of Krizhevsky et al. 2012, where alpha multiplies the sum itself:
     ``b_c = a_c / (k + alpha * sum a_j^2) ** beta`` -- the paper's n=5, k=2, alpha=1e-4, beta=0.75 give
     AlexNet's normalisation only under this scaling.
+
+    It runs :func:`cnnzoo.ops.local_response_norm`, one custom operator (``torch.ops.cnnzoo.lrn``) that
+    keeps only its input for backward, where PyTorch's module keeps four times as much.
 
     Args:
         size: number of neighbouring channels n in the sum.
@@ -43,19 +45,13 @@ class LocalResponseNorm(nn.Module):
         scale: Literal["pytorch", "paper"] = "pytorch",
     ) -> None:
         super().__init__()
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise CnnzooValueError(f"LocalResponseNorm size must be an int >= 1, got {size!r}.")
-        for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise CnnzooValueError(f"LocalResponseNorm {name} must be a finite number, got {value!r}.")
+        check_lrn_params(size, alpha, beta, k)
         if scale not in ("pytorch", "paper"):
             raise CnnzooValueError(f"LocalResponseNorm scale must be 'pytorch' or 'paper', got {scale!r}.")
         self.size, self.alpha, self.beta, self.k, self.scale = size, float(alpha), float(beta), float(k), scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # F.local_response_norm divides alpha by size; pre-multiplying gives the paper's equation.
-        alpha = self.alpha * self.size if self.scale == "paper" else self.alpha
-        return F.local_response_norm(x, self.size, alpha=alpha, beta=self.beta, k=self.k)
+        return local_response_norm(x, self.size, self.alpha, self.beta, self.k, scale=self.scale)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}, scale={self.scale!r}"
