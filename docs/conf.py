@@ -11,11 +11,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 project = "cnnzoo"
 author = "cnnzoo developers"
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode", "model_table"]
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+    "sphinx.ext.mathjax",
+    "model_table",
+    "results_tables",
+]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 exclude_patterns = ["_build"]
-html_theme = "alabaster"
+# furo: a maintained theme with a readable sidebar on phones, light and dark modes, and no JavaScript
+# framework -- the PyData projects our users know (pip, attrs, urllib3) read the same way
+html_theme = "furo"
+html_title = "cnnzoo"
 nitpicky = False
