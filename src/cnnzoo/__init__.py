@@ -9,6 +9,7 @@ from cnnzoo import compat  # noqa: F401  (cnnzoo.compat.build_res50 without a se
 from cnnzoo.errors import CnnzooError, CnnzooValueError, InputShapeError, RegistryError, UnknownModelError, WeightsError
 from cnnzoo.pretrained import LoadReport, PretrainedTag, load_pretrained, push_to_hub, save_pretrained
 from cnnzoo.registry import ModelInfo, create, is_model, list_models, model_info, register_model
+from cnnzoo.optimize import optimize
 from cnnzoo.summary import ModelSummary, summary
 from cnnzoo.transfer import (
     FeatureExtractor,
@@ -45,6 +46,7 @@ __all__ = [
     "list_models",
     "load_pretrained",
     "model_info",
+    "optimize",
     "param_groups",
     "push_to_hub",
     "register_model",
