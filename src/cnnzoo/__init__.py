@@ -9,6 +9,7 @@ from cnnzoo import compat  # noqa: F401  (cnnzoo.compat.build_res50 without a se
 from cnnzoo.errors import CnnzooError, CnnzooValueError, InputShapeError, RegistryError, UnknownModelError, WeightsError
 from cnnzoo.pretrained import LoadReport, PretrainedTag, load_pretrained, push_to_hub, save_pretrained
 from cnnzoo.registry import ModelInfo, create, is_model, list_models, model_info, register_model
+from cnnzoo.memory import MemoryEstimate, estimate_memory, max_batch_size
 from cnnzoo.optimize import optimize
 from cnnzoo.summary import ModelSummary, summary
 from cnnzoo.transfer import (
@@ -31,6 +32,7 @@ __all__ = [
     "FeatureExtractor",
     "InputShapeError",
     "LoadReport",
+    "MemoryEstimate",
     "ModelInfo",
     "ModelSummary",
     "PretrainedTag",
@@ -39,12 +41,14 @@ __all__ = [
     "WeightsError",
     "auto_hidden_width",
     "create",
+    "estimate_memory",
     "extract_features",
     "freeze",
     "freeze_backbone",
     "is_model",
     "list_models",
     "load_pretrained",
+    "max_batch_size",
     "model_info",
     "optimize",
     "param_groups",

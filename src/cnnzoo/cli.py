@@ -2,6 +2,8 @@
 
     cnnzoo list [PATTERN ...] [--verbose]
     cnnzoo info NAME [--num-classes N] [--input-size C H W]
+    cnnzoo memory NAME [--batch-size B] [--budget SIZE] [--input-size C H W] [--optimizer adam|adamw|sgd|none]
+                       [--inference] [--dtype float32|bfloat16|float16] [--num-classes N]
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 import torch
 
 import cnnzoo
-from cnnzoo.errors import CnnzooError
+from cnnzoo.errors import CnnzooError, check_positive_int
 
 __all__ = ["main"]
 
@@ -77,6 +79,37 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_memory(args: argparse.Namespace) -> int:
+    from cnnzoo.memory import estimate_memory, format_bytes, max_batch_size, parse_bytes
+
+    budget = parse_bytes(args.budget) if args.budget is not None else None
+    kwargs: dict[str, object] = {
+        "input_size": tuple(args.input_size) if args.input_size is not None else None,
+        "training": not args.inference,
+        "optimizer": None if args.optimizer == "none" else args.optimizer,
+        "dtype": getattr(torch, args.dtype),
+    }
+    if args.num_classes is not None:
+        kwargs["num_classes"] = args.num_classes
+    if args.input_size is not None:
+        kwargs["in_chans"] = args.input_size[0]
+    if args.batch_size is not None:
+        check_positive_int("--batch-size", args.batch_size)
+    largest = max_batch_size(args.name, budget, **kwargs) if budget is not None else None
+    batch_size = args.batch_size if args.batch_size is not None else largest or 32
+    estimate = estimate_memory(args.name, batch_size, **kwargs)
+    print(estimate)
+    if budget is None:
+        return 0
+    label = f"Budget {format_bytes(budget)}"
+    if estimate.total <= budget:
+        print(f"{label}: batch {batch_size} fits, with {format_bytes(budget - estimate.total)} to spare.")
+    else:
+        print(f"{label}: batch {batch_size} does not fit; it needs {format_bytes(estimate.total - budget)} more.")
+    print(f"Largest batch within {format_bytes(budget)}: {largest}")
+    return 0 if estimate.total <= budget else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cnnzoo`` command."""
     parser = argparse.ArgumentParser(prog="cnnzoo", description="Faithful classic CNN architectures for transfer learning.")
@@ -94,6 +127,25 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
                       help="input channels and size (default: the model's)")
     info.set_defaults(run=_cmd_info)
+
+    memory = commands.add_parser(
+        "memory", help="estimate the memory of a training step (no weights are allocated)",
+        description="Estimate the memory one training step (or inference pass) takes: parameters, gradients, "
+                    "optimizer state, activations. With --budget, say whether it fits and the largest batch "
+                    "that does; exits 1 when the batch does not fit.")
+    memory.add_argument("name", help="a model name from `cnnzoo list`")
+    memory.add_argument("--batch-size", type=int, metavar="B",
+                        help="images per batch (default: the largest within --budget, else 32)")
+    memory.add_argument("--budget", metavar="SIZE", help="memory available, such as 2GiB, 512MiB or 8GB")
+    memory.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
+                        help="input channels and size (default: the model's)")
+    memory.add_argument("--optimizer", choices=("adam", "adamw", "sgd", "none"), default="adam",
+                        help="adam/adamw keep two states per parameter, sgd (with momentum) one (default: adam)")
+    memory.add_argument("--inference", action="store_true", help="a forward pass without autograd instead of training")
+    memory.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                        help="type of weights and activations (default: float32)")
+    memory.add_argument("--num-classes", type=int, metavar="N", help="classifier outputs (default: the model's)")
+    memory.set_defaults(run=_cmd_memory)
     return parser
 
 
