@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torchvision.transforms import InterpolationMode, v2
+
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
 
 __all__ = ["transforms_for"]
 
@@ -31,6 +34,9 @@ def transforms_for(model_or_name: nn.Module | str, train: bool = False) -> v2.Co
         >>> preprocess = cnnzoo.transforms_for("resnet50.tv2_in1k")
         >>> batch = preprocess(pil_image).unsqueeze(0)   # doctest: +SKIP
     """
+    # imported here: torchvision's transforms take seconds to import, and `import cnnzoo` need not pay
+    from torchvision.transforms import InterpolationMode, v2
+
     cfg = _cfg_of(model_or_name)
     channels, height, width = cfg["input_size"]
     interpolation = InterpolationMode(cfg.get("interpolation", "bilinear"))
