@@ -8,6 +8,7 @@ run on the meta device (no weights allocated); one real forward per model checks
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import pytest
@@ -461,6 +462,95 @@ def test_real_forward_with_other_channel_counts(name, in_chans):
         out = model(torch.randn(2, in_chans, side, side))
     assert out.shape == (2, model.num_classes)
     assert torch.isfinite(out).all()
+
+
+# -- gradient checkpointing ----------------------------------------------------------------------
+
+
+def _training_step(model: ZooModel, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(0)  # the same dropout masks
+    out = model(x)
+    out.square().mean().backward()
+    return out.detach(), {n: p.grad for n, p in model.named_parameters()}
+
+
+def _saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Bytes of the distinct storages autograd keeps for backward, parameters excluded."""
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.untyped_storage().data_ptr() not in parameters:
+            storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(x)
+    return sum(storages.values())
+
+
+# Over 40 million parameters: a training step of each costs seconds on two cores.
+_BIG = {"alexnet", "alexnet_2012", "resnet101", "resnet152", "resnext101_32x8d", "resnext101_64x4d", "seresnet101",
+        "seresnet152", "wide_resnet50_2", "wide_resnet101_2", *(n for n in ALL_MODELS if n.startswith("vgg"))}
+# DenseNet's set_grad_checkpointing is its memory-efficient path, whose outputs, gradients and statistics
+# test_densenet_memory.py compares with the plain network's for every DenseNet, in float64.
+_CHECKPOINTED = [n for n in ALL_MODELS if cnnzoo.registry.get_entry(n).family not in ("densenet", "cifar_densenet")]
+
+
+def test_every_model_but_densenet_has_its_grad_checkpointing_compared_with_the_plain_model():
+    # guards the family filter above: DenseNets, and only they, are left to test_densenet_memory.py
+    assert set(ALL_MODELS) - set(_CHECKPOINTED) == set(cnnzoo.list_models(["densenet*", "cifar_densenet*"]))
+
+
+@pytest.mark.parametrize("real_model", [pytest.param(n, marks=pytest.mark.slow) if n in _BIG else n
+                                        for n in _CHECKPOINTED], indirect=True)
+def test_grad_checkpointing_keeps_outputs_gradients_and_batchnorm_statistics(real_model):
+    model = copy.deepcopy(real_model).train()
+    side = small_side(model)
+    x = torch.randn(2, model.in_chans, side, side)
+    start = copy.deepcopy(model.state_dict())
+    expected_out, expected_grads = _training_step(model, x)
+    expected_state = copy.deepcopy(model.state_dict())
+    model.load_state_dict(start)
+    model.set_grad_checkpointing()
+    assert model.grad_checkpointing
+    out, grads = _training_step(model, x)
+    # the same kernels run again: bitwise the same
+    assert torch.equal(out, expected_out)
+    for name, grad in expected_grads.items():
+        assert torch.equal(grads[name], grad), name
+    # BatchNorm statistics updated once, by the forward pass, not again by the recomputation
+    state = model.state_dict()
+    for key, value in expected_state.items():
+        assert torch.equal(state[key], value), key
+    model.set_grad_checkpointing(False)
+    assert not model.grad_checkpointing
+
+
+@pytest.mark.parametrize("name", ["lenet5", "alexnet", "nin", "cifar_resnet20", "resnet18", "googlenet", "vgg11_bn",
+                                  "densenet121"])
+def test_grad_checkpointing_keeps_fewer_bytes_for_backward(name):
+    torch.manual_seed(0)
+    model = cnnzoo.create(name).train()
+    x = torch.randn(2, model.in_chans, small_side(model), small_side(model))
+    plain = _saved_bytes(model, x)
+    model.set_grad_checkpointing()
+    assert 1.4 * _saved_bytes(model, x) < plain
+    with torch.no_grad():
+        model(x)  # nothing to recompute: runs as usual
+
+
+def test_grad_checkpointing_keeps_the_feature_maps_of_features_only_models():
+    torch.manual_seed(0)
+    backbone = cnnzoo.create("resnet18", features_only=True).train()
+    x = torch.randn(2, 3, 64, 64)
+    expected = [m.detach() for m in backbone(x)]
+    backbone.model.set_grad_checkpointing()
+    maps = backbone(x)
+    assert all(torch.equal(m, e) for m, e in zip(maps, expected, strict=True))
+    sum(m.sum() for m in maps).backward()
+    assert [n for n, p in backbone.named_parameters() if p.grad is None] == ["model.fc.weight", "model.fc.bias"]
 
 
 # -- property tests over sizes and class counts --------------------------------------------------

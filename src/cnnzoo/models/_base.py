@@ -3,22 +3,76 @@
 Every model is a :class:`ZooModel`: ``forward(x) == forward_head(forward_features(x))``, with
 ``forward_features`` returning the last feature map and ``forward_head(x, pre_logits=True)`` the
 ``num_features``-wide vector the classifier reads. ``get_classifier()`` is that final layer and
-``reset_classifier(n)`` swaps it for a freshly initialised one with ``n`` outputs. These names follow
-timm's, so code written for timm models works on cnnzoo's.
+``reset_classifier(n)`` swaps it for a freshly initialised one with ``n`` outputs, and
+``set_grad_checkpointing()`` trades compute for activation memory in training. These names follow timm's,
+so code written for timm models works on cnnzoo's.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 from cnnzoo._geometry import min_input_side
 from cnnzoo.errors import InputShapeError, check_positive_int
 
-__all__ = ["ZooModel", "PooledClassifierModel"]
+__all__ = ["ZooModel", "PooledClassifierModel", "CheckpointedSequential", "checkpoint_modules"]
+
+
+@contextlib.contextmanager
+def _batchnorm_statistics_kept(modules: Sequence[nn.Module]) -> Iterator[None]:
+    """Undo, on leaving, whatever the BatchNorm layers in ``modules`` did to their running statistics."""
+    buffers = [buffer for module in modules for sub in module.modules()
+               if isinstance(sub, nn.modules.batchnorm._BatchNorm)
+               for buffer in (sub.running_mean, sub.running_var, sub.num_batches_tracked) if buffer is not None]
+    saved = [buffer.clone() for buffer in buffers]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in zip(buffers, saved):
+                buffer.copy_(value)
+
+
+def checkpoint_modules(modules: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """Run ``modules`` one after the other on ``x``, keeping only ``x`` for backward and recomputing the rest there.
+
+    :func:`torch.utils.checkpoint.checkpoint` (non-reentrant, random state preserved, so dropout draws the
+    same masks), except that BatchNorm running statistics are updated once, by the forward pass: the
+    recomputation in backward leaves them as it found them.
+    """
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        for module in modules:
+            x = module(x)
+        return x
+
+    return checkpoint(run, x, use_reentrant=False,
+                      context_fn=lambda: (contextlib.nullcontext(), _batchnorm_statistics_kept(modules)))
+
+
+class CheckpointedSequential(nn.Sequential):
+    """A ``Sequential`` of blocks (a ResNet stage) that checkpoints each block when ``grad_checkpointing`` is set.
+
+    State_dict keys and the plain forward are ``nn.Sequential``'s; :meth:`ZooModel.set_grad_checkpointing`
+    sets the flag.
+    """
+
+    grad_checkpointing: bool = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.grad_checkpointing and torch.is_grad_enabled()):
+            return super().forward(x)
+        for module in self:
+            x = checkpoint_modules([module], x)
+        return x
+
 
 class ZooModel(nn.Module):
     """Base class of cnnzoo's networks: argument checks, input checks and the classifier interface.
@@ -49,6 +103,8 @@ class ZooModel(nn.Module):
     #: Training augmentation of the paper's recipe: ``"random_resized_crop"`` (ImageNet: random crop of
     #: random size and aspect, flip), ``"pad_crop"`` (CIFAR: pad 4, random crop, flip) or ``"none"``.
     default_train_augment: str = "random_resized_crop"
+    #: Whether the backbone recomputes activations in backward instead of keeping them (set_grad_checkpointing).
+    grad_checkpointing: bool = False
 
     def __init__(self, *, num_classes: int, in_chans: int) -> None:
         super().__init__()
@@ -93,6 +149,51 @@ class ZooModel(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} declares no stages")
 
     # -- the forward pass ------------------------------------------------------------------------
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Keep fewer activations for backward and recompute them there: less memory in training, more time.
+
+        Each block of the backbone (ResNet's residual blocks, GoogLeNet's inception modules, the stages of
+        VGG, AlexNet, NIN and LeNet-5) keeps only its input and is run again in backward (see
+        :func:`checkpoint_modules`); DenseNet switches to its memory-efficient path. Outputs and gradients
+        are the plain model's, BatchNorm running statistics are updated once per forward pass, and under
+        ``torch.no_grad`` nothing changes. timm's method, with timm's meaning.
+
+        Example:
+            >>> model = cnnzoo.create("resnet50")
+            >>> model.set_grad_checkpointing()
+            >>> model(torch.randn(8, 3, 224, 224)).sum().backward()  # keeps a third of the bytes for backward
+        """
+        self.grad_checkpointing = bool(enable)
+        for module in self.modules():
+            if isinstance(module, CheckpointedSequential):
+                module.grad_checkpointing = self.grad_checkpointing
+
+    def _checkpointed(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """``module(x)``, through :func:`checkpoint_modules` when gradient checkpointing is on."""
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            return checkpoint_modules([module], x)
+        return module(x)
+
+    def _checkpointed_stages(self, sequential: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        """``sequential(x)``; with gradient checkpointing on, each stage's run of children (as :attr:`stages`
+        groups them) is one checkpointed segment."""
+        if not (self.grad_checkpointing and torch.is_grad_enabled()) or sequential._forward_hooks or \
+                sequential._forward_pre_hooks:
+            return sequential(x)
+        stage_of = {id(module): name for name, modules in self.stages.items() for module in modules}
+        segments: list[list[nn.Module]] = []
+        previous: object = None
+        for module in sequential:
+            stage = stage_of.get(id(module))
+            if segments and stage == previous:
+                segments[-1].append(module)
+            else:
+                segments.append([module])
+            previous = stage
+        for segment in segments:
+            x = checkpoint_modules(segment, x)
+        return x
+
     def check_input(self, x: torch.Tensor) -> None:
         """Raise :class:`~cnnzoo.InputShapeError` unless ``x`` is a batch this network can take."""
         if not isinstance(x, torch.Tensor):
@@ -200,7 +301,7 @@ class PooledClassifierModel(ZooModel):
         return stages
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self._checkpointed_stages(self.features, x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(self.avgpool(x), 1)

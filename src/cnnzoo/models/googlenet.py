@@ -181,13 +181,15 @@ class GoogLeNet(ZooModel):
         x = self._transform_input(x)
         x = self.maxpool1(self.conv1(x))
         x = self.maxpool2(self.conv3(self.conv2(x)))
-        x = self.maxpool3(self.inception3b(self.inception3a(x)))
-        x = self.inception4a(x)
+        # each inception module through activation checkpointing when set_grad_checkpointing is on
+        block = self._checkpointed
+        x = self.maxpool3(block(self.inception3b, block(self.inception3a, x)))
+        x = block(self.inception4a, x)
         aux1 = self.aux1(x) if self.aux1 is not None and self.training else None
-        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        x = block(self.inception4d, block(self.inception4c, block(self.inception4b, x)))
         aux2 = self.aux2(x) if self.aux2 is not None and self.training else None
-        x = self.maxpool4(self.inception4e(x))
-        return self.inception5b(self.inception5a(x)), aux1, aux2
+        x = self.maxpool4(block(self.inception4e, x))
+        return block(self.inception5b, block(self.inception5a, x)), aux1, aux2
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self._backbone(x)[0]

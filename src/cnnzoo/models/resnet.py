@@ -15,7 +15,7 @@ from torch import nn
 
 from cnnzoo._cfg import CIFAR_MEAN, CIFAR_STD
 from cnnzoo.layers import SqueezeExcite
-from cnnzoo.models._base import ZooModel
+from cnnzoo.models._base import CheckpointedSequential, ZooModel
 from cnnzoo.registry import register_model
 
 __all__ = [
@@ -195,7 +195,7 @@ class ResNet(ZooModel):
         stage = [block(self._in_channels, planes, stride, downsample, **self._block_args)]
         self._in_channels = out_channels
         stage += [block(out_channels, planes, **self._block_args) for _ in range(1, blocks)]
-        return nn.Sequential(*stage)
+        return CheckpointedSequential(*stage)
 
     def spatial_layers(self) -> list[nn.Module]:
         return [self.conv1, self.maxpool, self.layer1, self.layer2, self.layer3, self.layer4]
@@ -263,7 +263,7 @@ class CifarResNet(ZooModel):
             shortcut = ZeroPadShortcut(channels, stride) if stride != 1 or in_channels != channels else None
             blocks = [BasicBlock(in_channels, channels, stride, shortcut)]
             blocks += [BasicBlock(channels, channels) for _ in range(1, blocks_per_stage)]
-            self.add_module(f"layer{index}", nn.Sequential(*blocks))
+            self.add_module(f"layer{index}", CheckpointedSequential(*blocks))
             in_channels = channels
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.num_features = 64
