@@ -71,14 +71,63 @@ def render_throughput(path: Path, report: dict[str, Any]) -> str:
     return f"{_source(path, report)}; {summary}\n\n{list_table(header, rows)}"
 
 
+def render_densenet_memory(path: Path, report: dict[str, Any]) -> str:
+    rows = []
+    for r in report["results"]:
+        plain = r["variant"] == "plain"
+        rows.append([
+            str(r["depth"]), str(r["batch"]), r["variant"], f"{r['peak_mib']:.0f}",
+            "" if plain else f"{r['memory_ratio']:.2f}x lower", f"{r['time_s']:.3f}",
+            "" if plain else f"{r['time_ratio']:.2f}", "" if plain or r.get("cpu_time_ratio") is None else f"{r['cpu_time_ratio']:.2f}",
+        ])
+    header = ["depth", "batch", "variant", "peak MiB", "memory vs plain", "step s", "time vs plain", "CPU time vs plain"]
+    source = f"``{path.relative_to(ROOT)}`` -- {report.get('hardware', report.get('device'))}, torch {report.get('torch')}, {report.get('date')}"
+    return f"{source}\n\n{list_table(header, rows)}"
+
+
 RENDERERS: dict[str, Callable[[Path, dict[str, Any]], str]] = {
     "lrn": render_lrn,
     "throughput": render_throughput,
+    "densenet_memory": render_densenet_memory,
 }
+
+
+# (name, create kwargs) of the "what fits on a 2 GB card" table on the memory page
+FIT_MODELS: list[tuple[str, dict[str, Any]]] = [
+    ("alexnet", {}),
+    ("vgg16", {}),
+    ("resnet18", {}),
+    ("resnet50", {}),
+    ("densenet121", {}),
+    ("densenet121", {"memory_efficient": True}),
+]
+FIT_BUDGET = "2GiB"
+
+
+def write_memory_fits() -> None:
+    """The memory page's table, computed by the estimator at build time."""
+    import cnnzoo
+    from cnnzoo.memory import estimate_memory, format_bytes, max_batch_size, parse_bytes
+
+    def largest(model_or_name: Any, **kwargs: Any) -> str:
+        one = estimate_memory(model_or_name, 1, optimizer="adam", **kwargs)
+        if one.total > parse_bytes(FIT_BUDGET):
+            return f"does not fit (batch 1 needs {format_bytes(one.total)})"
+        return str(max_batch_size(model_or_name, FIT_BUDGET, optimizer="adam", **kwargs))
+
+    rows = []
+    for name, kwargs in FIT_MODELS:
+        frozen = cnnzoo.create(name, num_classes=5, **kwargs)
+        cnnzoo.freeze_backbone(frozen)
+        label = f"``{name}``" + "".join(f" ``{key}={value}``" for key, value in kwargs.items())
+        rows.append([label, largest(name, num_classes=5, **kwargs), largest(frozen)])
+    header = ["model", "full fine-tuning (Adam)", "frozen backbone, new 5-way head (Adam)"]
+    (GENERATED / "memory_fits.rst").write_text(list_table(header, rows))
 
 
 def write_results(app: object = None) -> None:
     GENERATED.mkdir(exist_ok=True)
+    write_memory_fits()
     for kind, render in RENDERERS.items():
         sections = []
         for path in sorted(RESULTS.glob(f"{kind}-*.json")):

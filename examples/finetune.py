@@ -2,6 +2,14 @@
 
     python examples/finetune.py --data flower_photos --model resnet50 --pretrained --freeze-backbone --epochs 5
 
+The same script trains data-parallel on N processes (DistributedDataParallel; one per GPU, or N on the CPU):
+
+    torchrun --nproc-per-node N examples/finetune.py --data flower_photos --model resnet50 --pretrained
+
+Each process then loads its own share of every epoch's images (``--batch-size`` is per process, so the
+batch of one optimizer step is N times larger), gradients are averaged over the processes after each
+backward, and only the first process (rank 0) evaluates, prints and writes files.
+
 DIR either holds ``train/`` and ``val/`` folders, or one folder per class, which is split 90/10 here.
 Writes to ``--output`` (default ``runs/MODEL``): the fine-tuned model (``cnnzoo.create(OUTPUT/"model")``
 reloads it), ``metrics.json`` (loss and accuracy per epoch, per-class accuracy, confusion matrix) and, when
@@ -12,12 +20,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
+from torch.utils.data.distributed import DistributedSampler
 from torchvision.datasets import ImageFolder
 from tqdm import tqdm
 
@@ -67,6 +79,24 @@ def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str
     return total_loss / max(count, 1), confusion
 
 
+def start_distributed(device: str) -> tuple[int, int, str]:
+    """This process's rank, the number of processes and its device; joins the process group under torchrun.
+
+    torchrun sets ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` (and where to meet, ``MASTER_ADDR`` and
+    ``MASTER_PORT``) in each process's environment. GPUs talk over NCCL, one GPU per process on this
+    machine; CPU processes over gloo.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return 0, 1, device
+    if device.startswith("cuda"):
+        local_rank = int(os.environ["LOCAL_RANK"])
+        torch.cuda.set_device(local_rank)
+        device = f"cuda:{local_rank}"
+    dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), world_size, device
+
+
 def plot(history: list[dict], confusion: torch.Tensor, classes: list[str], output: Path) -> bool:
     try:
         import matplotlib
@@ -105,31 +135,50 @@ def plot(history: list[dict], confusion: torch.Tensor, classes: list[str], outpu
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    rank, world_size, device = start_distributed(args.device)
+    say = print if rank == 0 else lambda *_, **__: None
+    # the same seed everywhere: every process builds the same model and the same train/val split
     torch.manual_seed(args.seed)
     output = args.output or Path("runs") / args.model
-    output.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        output.mkdir(parents=True, exist_ok=True)
     classes = ImageFolder(args.data / "train" if (args.data / "train").is_dir() else args.data).classes
+    download_first = world_size > 1 and args.pretrained  # rank 0 fills the weights cache; the others read it
+    if download_first and rank != 0:
+        dist.barrier()
     model = cnnzoo.create(args.model, num_classes=len(classes), pretrained=True if args.pretrained else None)
+    if download_first and rank == 0:
+        dist.barrier()
     if args.hidden is not None:
         cnnzoo.replace_head(model, len(classes), hidden="auto" if args.hidden == "auto" else int(args.hidden))
     if args.freeze_backbone:
         cnnzoo.freeze_backbone(model)
-    model.to(args.device)
+    model.to(device)
+    # `model` stays the plain network (evaluated, saved); `trained` is what the training loop calls
+    trained: nn.Module = model
+    if world_size > 1:
+        on_gpu = device.startswith("cuda")
+        trained = DistributedDataParallel(model, device_ids=[torch.device(device).index] if on_gpu else None)
     train_set, val_set, classes = datasets(args.data, model, args.val_fraction, args.seed)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.workers,
-                              drop_last=len(train_set) > args.batch_size)
+    sampler = DistributedSampler(train_set, seed=args.seed) if world_size > 1 else None
+    shard = len(train_set) // world_size
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=sampler is None, sampler=sampler,
+                              num_workers=args.workers, drop_last=shard > args.batch_size)
     val_loader = DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
     optimizer = torch.optim.AdamW(cnnzoo.param_groups(model, lr=args.lr))
-    print(f"{args.model}: {len(classes)} classes, {len(train_set)} training and {len(val_set)} validation images")
+    say(f"{args.model}: {len(classes)} classes, {len(train_set)} training and {len(val_set)} validation images"
+        + (f", {world_size} processes" if world_size > 1 else ""))
 
     history: list[dict] = []
     confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
     for epoch in range(1, args.epochs + 1):
-        model.train()
+        if sampler is not None:
+            sampler.set_epoch(epoch)  # a new shuffle each epoch, the same on every process
+        trained.train()
         seen, correct, total_loss = 0, 0, 0.0
-        for images, labels in tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", leave=False):
-            images, labels = images.to(args.device), labels.to(args.device)
-            output_logits = model(images)
+        for images, labels in tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", leave=False, disable=rank != 0):
+            images, labels = images.to(device), labels.to(device)
+            output_logits = trained(images)
             logits = output_logits[0] if isinstance(output_logits, tuple) else output_logits
             loss = nn.functional.cross_entropy(logits, labels)
             optimizer.zero_grad()
@@ -138,13 +187,30 @@ def main(argv: list[str] | None = None) -> int:
             seen += len(labels)
             correct += (logits.argmax(1) == labels).sum().item()
             total_loss += loss.item() * len(labels)
-        val_loss, confusion = evaluate(model, val_loader, len(classes), args.device)
+        if world_size > 1:
+            # the epoch's training figures over every process's share, not just this one's
+            totals = torch.tensor([seen, correct, total_loss], dtype=torch.float64, device=device)
+            dist.all_reduce(totals)
+            seen, correct, total_loss = int(totals[0].item()), int(totals[1].item()), totals[2].item()
+        if rank != 0:
+            continue
+        # rank 0 evaluates the plain network on the whole validation set: no collective, no padded duplicates
+        val_loss, confusion = evaluate(model, val_loader, len(classes), device)
         record = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
                   "val_loss": val_loss, "val_accuracy": confusion.diag().sum().item() / max(confusion.sum().item(), 1)}
         history.append(record)
         print(f"epoch {epoch}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f} | "
               f"val loss {val_loss:.4f} acc {record['val_accuracy']:.3f}")
 
+    if rank == 0:
+        save(args, model, history, confusion, classes, output)
+    if world_size > 1:
+        dist.destroy_process_group()
+    return 0
+
+
+def save(args: argparse.Namespace, model: nn.Module, history: list[dict], confusion: torch.Tensor,
+         classes: list[str], output: Path) -> None:
     per_class = {name: (confusion[i, i].item() / confusion[i].sum().item()) if confusion[i].sum() else None
                  for i, name in enumerate(classes)}
     print("per-class validation accuracy:")
@@ -156,7 +222,6 @@ def main(argv: list[str] | None = None) -> int:
          "confusion_matrix": confusion.tolist()}, indent=2) + "\n")
     plot(history, confusion, classes, output)
     print(f"saved to {output}")
-    return 0
 
 
 if __name__ == "__main__":
