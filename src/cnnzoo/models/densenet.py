@@ -97,7 +97,7 @@ class DenseBlock(nn.ModuleDict):
         parts: list[nn.Module] = layers if tail is None else [self, tail]
         if tail is not None and not (type(tail) is nn.BatchNorm2d or (type(tail) is Transition and len(tail) == 4)):
             return None
-        if not (self.memory_efficient and all(type(layer) is DenseLayer for layer in layers)
+        if not (self.memory_efficient and layers and all(type(layer) is DenseLayer for layer in layers)
                 and _fusable(x, self, parts)):
             return None
         params = [p for layer in layers for p in (layer.norm1.weight, layer.norm1.bias, layer.conv1.weight,
