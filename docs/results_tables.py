@@ -125,9 +125,9 @@ def write_memory_fits() -> None:
     (GENERATED / "memory_fits.rst").write_text(list_table(header, rows))
 
 
-def write_results(app: object = None) -> None:
+def write_result_pages() -> None:
+    """One page of tables per kind of benchmark, from the JSON files committed under benchmarks/results/."""
     GENERATED.mkdir(exist_ok=True)
-    write_memory_fits()
     for kind, render in RENDERERS.items():
         sections = []
         for path in sorted(RESULTS.glob(f"{kind}-*.json")):
@@ -136,6 +136,12 @@ def write_results(app: object = None) -> None:
             sections.append(f"{title}\n{'~' * len(title)}\n\n{render(path, report)}")
         text = "\n".join(sections) or "No results have been committed yet.\n"
         (GENERATED / f"{kind}_results.rst").write_text(text)
+
+
+def write_results(app: object = None) -> None:
+    GENERATED.mkdir(exist_ok=True)
+    write_memory_fits()
+    write_result_pages()
 
 
 def setup(app):  # type: ignore[no-untyped-def]

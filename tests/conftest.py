@@ -35,6 +35,18 @@ def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hf" / "hub"))
 
 
+def smallest_of_each_family() -> list[str]:
+    """The registered network with the fewest parameters in each family, by name: one model a family."""
+    import cnnzoo
+
+    chosen: dict[str, tuple[int, str]] = {}
+    for name in cnnzoo.list_models():
+        info = cnnzoo.model_info(name)
+        if info.family not in chosen or info.parameters < chosen[info.family][0]:
+            chosen[info.family] = (info.parameters, name)
+    return sorted(name for _, name in chosen.values())
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

@@ -9,18 +9,10 @@ import torch
 from torch import nn
 
 import cnnzoo
+from conftest import smallest_of_each_family
 
 
-def _smallest_of_each_family() -> list[str]:
-    chosen: dict[str, tuple[int, str]] = {}
-    for name in cnnzoo.list_models():
-        info = cnnzoo.model_info(name)
-        if info.family not in chosen or info.parameters < chosen[info.family][0]:
-            chosen[info.family] = (info.parameters, name)
-    return sorted(name for _, name in chosen.values())
-
-
-FAMILIES = _smallest_of_each_family()
+FAMILIES = smallest_of_each_family()
 
 
 def _batch(model: nn.Module, batch: int = 4) -> torch.Tensor:

@@ -67,12 +67,14 @@ class BasicBlock(nn.Module):
         return [self.conv1, self.conv2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         if self.se is not None:
             out = self.se(out)
-        return self.relu(out + shortcut)
+        # The shortcut is made after the branch and added in place (torchvision's order): no third
+        # activation-sized tensor per block, and the same values bit for bit.
+        out += x if self.downsample is None else self.downsample(x)
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
@@ -113,13 +115,13 @@ class Bottleneck(nn.Module):
         return [self.conv1, self.conv2, self.conv3]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         if self.se is not None:
             out = self.se(out)
-        return self.relu(out + shortcut)
+        out += x if self.downsample is None else self.downsample(x)  # in place, as in BasicBlock
+        return self.relu(out)
 
 
 def _init_resnet_weights(model: nn.Module, zero_init_residual: bool) -> None:
