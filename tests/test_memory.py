@@ -369,3 +369,17 @@ def test_estimate_is_within_a_quarter_of_a_measured_cuda_step(name):
     measured = measure_step_peak(model, 8)
     estimate = _step_need(estimate_memory(name, 8, optimizer=None))
     assert estimate == pytest.approx(measured, rel=0.25), _compared(name, estimate, measured)
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "densenet121", "vgg11"])
+def test_activations_are_no_larger_than_torchvision_s_for_the_same_architecture(name, training):
+    # the estimator follows every tensor an operator creates, so it sees a map a block keeps alive longer
+    # than needed (ResNet blocks once kept one more 56x56 map at inference than torchvision's)
+    torchvision = pytest.importorskip("torchvision")
+    with torch.device("meta"):
+        ours, theirs = cnnzoo.create(name), torchvision.models.get_model(name)
+    size = (3, 224, 224)
+    mine = estimate_memory(ours, 8, input_size=size, training=training).activations
+    reference = estimate_memory(theirs, 8, input_size=size, training=training).activations
+    assert mine <= reference, f"{name}: {mine / MiB:.1f} MiB of activations against torchvision's {reference / MiB:.1f}"

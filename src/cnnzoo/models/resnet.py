@@ -67,12 +67,14 @@ class BasicBlock(nn.Module):
         return [self.conv1, self.conv2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # One operation a statement, as torchvision writes it: rebinding ``out`` frees each map as soon as
+        # the next operation has read it (a nested call keeps the previous map alive until it returns,
+        # one map more at inference). The shortcut is made after the branch and added in place.
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = self.conv2(out)
+        out = self.bn2(out)
         if self.se is not None:
             out = self.se(out)
-        # The shortcut is made after the branch and added in place (torchvision's order): no third
-        # activation-sized tensor per block, and the same values bit for bit.
         out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
 
@@ -115,12 +117,14 @@ class Bottleneck(nn.Module):
         return [self.conv1, self.conv2, self.conv3]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.relu(self.bn1(self.conv1(x)))  # one operation a statement, as in BasicBlock
+        out = self.conv2(out)
+        out = self.relu(self.bn2(out))
+        out = self.conv3(out)
+        out = self.bn3(out)
         if self.se is not None:
             out = self.se(out)
-        out += x if self.downsample is None else self.downsample(x)  # in place, as in BasicBlock
+        out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
 
 
