@@ -29,8 +29,7 @@ import sys
 import time
 import traceback
 import warnings
-import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +38,12 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnnzoo
 from cnnzoo._meta import count_flops
+from cnnzoo.memory import _LiveBytes as LiveBytes
+from cnnzoo.memory import _storage_bytes as storage_bytes
 from cnnzoo.optimize import optimize
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -205,56 +204,6 @@ def step_flops(model: nn.Module, input_shape: Sequence[int], train: bool) -> int
     return int(counter.get_total_flops())
 
 
-def storage_bytes(tensors: Iterator[torch.Tensor]) -> int:
-    """Bytes of the distinct storages behind ``tensors`` (views and tied weights counted once)."""
-    seen: dict[int, int] = {}
-    for t in tensors:
-        storage = t.untyped_storage()
-        seen[storage.data_ptr()] = storage.nbytes()
-    return sum(seen.values())
-
-
-class LiveTensorBytes(TorchDispatchMode):
-    """Track the bytes of the tensors created inside the block and still alive; ``peak`` is their maximum.
-
-    Used on the CPU, where no allocator counts bytes (RSS keeps freed pages). A new storage is an output
-    of an operator that does not alias one of its inputs; it stops counting when Python frees it. Scratch
-    space inside a kernel (oneDNN's workspaces) is not a tensor and is not counted.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live = 0
-        self.peak = 0
-        self._finalizers: list[weakref.finalize] = []
-        self._tracked: set[int] = set()
-
-    def _release(self, pointer: int, nbytes: int) -> None:
-        self._tracked.discard(pointer)
-        self.live -= nbytes
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        output = func(*args, **(kwargs or {}))
-        inputs = {t.untyped_storage().data_ptr() for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
-        for t in tree_leaves(output):
-            if not isinstance(t, torch.Tensor):
-                continue
-            storage = t.untyped_storage()
-            pointer, nbytes = storage.data_ptr(), storage.nbytes()
-            if nbytes == 0 or pointer in inputs or pointer in self._tracked:
-                continue
-            self._tracked.add(pointer)
-            self.live += nbytes
-            self.peak = max(self.peak, self.live)
-            self._finalizers.append(weakref.finalize(storage, self._release, pointer, nbytes))
-        return output
-
-    def __exit__(self, *exc: Any) -> Any:
-        for finalizer in self._finalizers:
-            finalizer.detach()
-        return super().__exit__(*exc)
-
-
 @dataclass
 class Impl:
     """One implementation of one model, ready to run."""
@@ -336,16 +285,26 @@ class Runner:
             self.memory_note = "not measured for compiled models on the CPU"
             return
         gc.collect()
-        with LiveTensorBytes() as tracker:
-            self.step()
+        # the estimator's tracker (cnnzoo.memory), on real tensors: the bytes of the storages the step
+        # creates, from birth to death; kernel scratch space (oneDNN's workspaces) is not a tensor
+        tracker = LiveBytes(self.resident_tensors())
+        try:
+            with tracker:
+                self.step()
+        finally:
+            tracker.close()
         self.transient_bytes = tracker.peak
 
-    def resident_bytes(self) -> int:
-        """Bytes held between steps: weights, buffers, optimiser state, the batch."""
+    def resident_tensors(self) -> list[torch.Tensor]:
+        """The tensors held between steps: weights, buffers, optimiser state, the batch."""
         tensors: list[torch.Tensor] = [*self.impl.model.parameters(), *self.impl.model.buffers(), self.images, self.labels]
         if self.optimizer is not None:
             tensors += [v for state in self.optimizer.state.values() for v in state.values() if isinstance(v, torch.Tensor)]
-        return storage_bytes(iter(tensors))
+        return tensors
+
+    def resident_bytes(self) -> int:
+        """Bytes held between steps."""
+        return storage_bytes(self.resident_tensors())
 
 
 # -- building the implementations --------------------------------------------------------------------

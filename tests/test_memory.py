@@ -383,3 +383,19 @@ def test_activations_are_no_larger_than_torchvision_s_for_the_same_architecture(
     mine = estimate_memory(ours, 8, input_size=size, training=training).activations
     reference = estimate_memory(theirs, 8, input_size=size, training=training).activations
     assert mine <= reference, f"{name}: {mine / MiB:.1f} MiB of activations against torchvision's {reference / MiB:.1f}"
+
+
+def test_live_bytes_counts_tensors_while_they_live():
+    # the tracker behind the estimator and benchmarks/throughput.py's CPU memory column, on real tensors
+    from cnnzoo.memory import _LiveBytes
+
+    tracker = _LiveBytes(resident=[])
+    with tracker:
+        a = torch.zeros(1000)
+        b = a * 2
+        a.add_(1)  # in place: no new storage
+        del a
+        c = b.view(10, 100) + 1
+    assert tracker.peak == 8000 and tracker.live == 8000
+    tracker.close()
+    del b, c

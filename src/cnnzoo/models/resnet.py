@@ -67,9 +67,10 @@ class BasicBlock(nn.Module):
         return [self.conv1, self.conv2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # One operation a statement, as torchvision writes it: rebinding ``out`` frees each map as soon as
-        # the next operation has read it (a nested call keeps the previous map alive until it returns,
-        # one map more at inference). The shortcut is made after the branch and added in place.
+        # One operation a statement after the first (whose input x lives on for the shortcut), as
+        # torchvision writes it: rebinding ``out`` frees each map as soon as the next operation has read it
+        # (a nested call keeps the previous map alive until it returns, one map more at inference). The
+        # shortcut is made after the branch and added in place.
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.conv2(out)
         out = self.bn2(out)
