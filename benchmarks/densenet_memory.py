@@ -45,6 +45,7 @@ import torchvision
 from torch import nn
 
 import cnnzoo
+from cnnzoo.memory import MEASUREMENT_ENV, measure_step_peak
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = ("plain", "cnnzoo", "torchvision")
@@ -55,7 +56,6 @@ LABELS = {
 }
 # Table 1 of Huang et al. 2017: growth rate 32, 64 stem channels, layers per block
 BLOCKS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "1"}
 
 
 def build(variant: str, depth: int) -> nn.Module:
@@ -79,34 +79,15 @@ def make_step(model: nn.Module, batch: int, size: int, device: torch.device) -> 
     return step
 
 
-def _status(key: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
-
 def measure_memory(variant: str, depth: int, batch: int, size: int, device: torch.device) -> float:
     """MiB the step adds at its peak over what was resident before it (see the module docstring)."""
     model = build(variant, depth).to(device)
-    step = make_step(model, batch, size, device)
-    step()  # warm-up: lazy initialisation, kernel caches
-    model.zero_grad(set_to_none=True)
+    make_step(model, batch, size, device)()  # warm-up: lazy initialisation, kernel caches
     gc.collect()
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
         torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
-        step()
-        torch.cuda.synchronize(device)
-        return (torch.cuda.max_memory_allocated(device) - before) / 2**20
-    before = _status("VmRSS")
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
-    step()
-    return (_status("VmHWM") - before) / 2**20
+    # the estimator's own yardstick: VmHWM less VmRSS on the CPU, max_memory_allocated on a card
+    return measure_step_peak(model, batch, (3, size, size)) / 2**20
 
 
 def memory_in_subprocess(variant: str, depth: int, batch: int, size: int, threads: int | None) -> float:
@@ -114,7 +95,7 @@ def memory_in_subprocess(variant: str, depth: int, batch: int, size: int, thread
                str(batch), "--input-size", str(size), "--device", "cpu"]
     if threads:
         command += ["--threads", str(threads)]
-    result = subprocess.run(command, env={**os.environ, **MALLOC_ENV}, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, env={**os.environ, **MEASUREMENT_ENV}, capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])
 
 
