@@ -41,7 +41,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnnzoo
-from cnnzoo._meta import count_flops
+from cnnzoo._meta import count_flops, meta_state
 from cnnzoo.memory import _LiveBytes as LiveBytes
 from cnnzoo.memory import _storage_bytes as storage_bytes
 from cnnzoo.optimize import optimize
@@ -192,9 +192,7 @@ def step_flops(model: nn.Module, input_shape: Sequence[int], train: bool) -> int
     """
     if not train:
         return count_flops(model.eval(), input_shape)
-    tensors = dict(model.named_parameters(remove_duplicate=False))
-    tensors.update(model.named_buffers(remove_duplicate=False))
-    state = {name: torch.empty_like(t, device="meta").requires_grad_(t.requires_grad) for name, t in tensors.items()}
+    state = meta_state(model)
     x = torch.empty(tuple(input_shape), device="meta")
     model.train()
     counter = FlopCounterMode(display=False)

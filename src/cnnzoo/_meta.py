@@ -14,13 +14,15 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["meta_forward", "count_flops"]
+__all__ = ["meta_state", "meta_forward", "count_flops"]
 
 
-def _meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
+def meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Meta stand-ins for every parameter and buffer of ``model`` by name, keeping ``requires_grad``, for
+    :func:`torch.func.functional_call`."""
     tensors = dict(model.named_parameters(remove_duplicate=False))
     tensors.update(model.named_buffers(remove_duplicate=False))
-    return {name: torch.empty_like(t, device="meta") for name, t in tensors.items()}
+    return {name: torch.empty_like(t, device="meta").requires_grad_(t.requires_grad) for name, t in tensors.items()}
 
 
 def meta_forward(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = torch.float32) -> Any:
@@ -31,7 +33,7 @@ def meta_forward(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtyp
     """
     x = torch.empty(tuple(input_shape), dtype=dtype, device="meta")
     with torch.no_grad():
-        return torch.func.functional_call(model, _meta_state(model), (x,), tie_weights=False, strict=False)
+        return torch.func.functional_call(model, meta_state(model), (x,), tie_weights=False, strict=False)
 
 
 def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
