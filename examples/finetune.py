@@ -10,7 +10,12 @@ Each process then loads its own share of every epoch's images (``--batch-size`` 
 batch of one optimizer step is N times larger), gradients are averaged over the processes after each
 backward, and only the first process (rank 0) evaluates, prints and writes files.
 
-DIR either holds ``train/`` and ``val/`` folders, or one folder per class, which is split 90/10 here.
+DIR either holds ``train/`` and ``val/`` folders, or one folder per class, which is split here class by class
+(stratified): each class keeps ``--val-fraction`` of its images (10% by default, rounded to the nearest whole
+image, halves up) for validation, chosen at random but reproducibly with ``--seed``, so every class is
+represented in proportion. A class of two or more images gives at least one to validation and keeps at least one
+for training; a class of a single image keeps it for training, since a class the model never sees cannot be
+learned, and so has no validation images (its per-class accuracy reads ``-``).
 Writes to ``--output`` (default ``runs/MODEL``): the fine-tuned model (``cnnzoo.create(OUTPUT/"model")``
 reloads it), ``metrics.json`` (loss and accuracy per epoch, per-class accuracy, confusion matrix) and, when
 matplotlib is installed (``pip install -e ".[examples]"``), ``confusion_matrix.png`` and ``curves.png``.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -36,6 +42,17 @@ from tqdm import tqdm
 import cnnzoo
 
 
+def _fraction(text: str) -> float:
+    """``--val-fraction``'s type: a number strictly between 0 and 1, or argparse's usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, such as 0.1; got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), such as 0.1; got {text}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, type=Path, help="image folder: train/ and val/, or one folder per class")
@@ -46,12 +63,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3, help="backbone learning rate; the head gets 10x")
-    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--val-fraction", type=_fraction, default=0.1,
+                        help="share of each class held out for validation when --data has no train/ and val/: "
+                             "between 0 and 1, rounded per class to whole images, at least one each way; "
+                             "a class of a single image keeps it for training (default 0.1)")
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the model's initialisation and the per-class train/val split: the same seed "
+                             "gives the same split, another seed another split (default 0)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--output", type=Path, default=None, help="where to write (default runs/MODEL)")
     return parser.parse_args(argv)
+
+
+def stratified_split(targets: list[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Split the indices of ``targets`` into training and validation, class by class.
+
+    Each class's images are shuffled with one generator seeded by ``seed`` (classes in label order), and the
+    first ``fraction * count`` of them, rounded to the nearest whole image (halves up), go to validation. A class
+    of two or more images gives at least one to validation and keeps at least one for training; a class of one
+    image keeps it for training, because a class absent from training cannot be learned.
+
+    Args:
+        targets: the class label of each image, as ``ImageFolder.targets``.
+        fraction: the share of each class held out, strictly between 0 and 1.
+        seed: the same seed gives the same split; another seed, almost always another split.
+
+    Returns:
+        ``(train_indices, val_indices)``: disjoint, together every index of ``targets``, each sorted.
+
+    Example:
+        >>> stratified_split([0] * 10 + [1] * 20, 0.1, seed=0)[1]  # one image of class 0, two of class 1
+        [4, 13, 24]
+    """
+    if not 0 < fraction < 1:
+        raise cnnzoo.CnnzooValueError(f"fraction must be between 0 and 1 (exclusive), such as 0.1; got {fraction}")
+    by_class: dict[int, list[int]] = {}
+    for index, label in enumerate(targets):
+        by_class.setdefault(label, []).append(index)
+    generator = torch.Generator().manual_seed(seed)
+    train, val = [], []
+    for label in sorted(by_class):
+        indices = by_class[label]
+        count = len(indices)
+        # halves up, not round(): 0.1 * 15 and 0.1 * 25 are ties, yet float error and round()'s ties-to-even
+        # would hold out 2 of both
+        held_out = min(max(math.floor(fraction * count + 0.5), 1), count - 1)
+        order = torch.randperm(count, generator=generator).tolist()
+        val += [indices[i] for i in order[:held_out]]
+        train += [indices[i] for i in order[held_out:]]
+    return sorted(train), sorted(val)
 
 
 def datasets(root: Path, model: nn.Module, val_fraction: float, seed: int) -> tuple[torch.utils.data.Dataset, torch.utils.data.Dataset, list[str]]:
@@ -59,10 +120,10 @@ def datasets(root: Path, model: nn.Module, val_fraction: float, seed: int) -> tu
     if (root / "train").is_dir() and (root / "val").is_dir():
         train, val = ImageFolder(root / "train", train_tf), ImageFolder(root / "val", eval_tf)
         return train, val, train.classes
+    # two views of one folder, listed in the same order, so one split's indices select from both
     train_view, val_view = ImageFolder(root, train_tf), ImageFolder(root, eval_tf)
-    order = torch.randperm(len(train_view), generator=torch.Generator().manual_seed(seed)).tolist()
-    cut = max(1, round(len(order) * val_fraction))
-    return Subset(train_view, order[cut:]), Subset(val_view, order[:cut]), train_view.classes
+    train_indices, val_indices = stratified_split(train_view.targets, val_fraction, seed)
+    return Subset(train_view, train_indices), Subset(val_view, val_indices), train_view.classes
 
 
 def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str) -> tuple[float, torch.Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import socket
 from collections.abc import Callable
@@ -35,15 +36,21 @@ def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hf" / "hub"))
 
 
+@functools.lru_cache(maxsize=None)
 def smallest_of_each_family() -> list[str]:
-    """The registered network with the fewest parameters in each family, by name: one model a family."""
+    """The registered network with the fewest parameters of each architecture: one model for each family and
+    model class (``alexnet_half`` and ``alexnet_2012`` both stand for AlexNet, ``googlenet`` and
+    ``googlenet_2014`` for GoogLeNet), by name."""
     import cnnzoo
 
-    chosen: dict[str, tuple[int, str]] = {}
+    chosen: dict[tuple[str, type], tuple[int, str]] = {}
     for name in cnnzoo.list_models():
-        info = cnnzoo.model_info(name)
-        if info.family not in chosen or info.parameters < chosen[info.family][0]:
-            chosen[info.family] = (info.parameters, name)
+        with torch.device("meta"):  # shapes only: no weights allocated, no FLOPs counted
+            model = cnnzoo.create(name)
+        architecture = (cnnzoo.registry.get_entry(name).family, type(model))
+        parameters = sum(p.numel() for p in model.parameters())
+        if architecture not in chosen or parameters < chosen[architecture][0]:
+            chosen[architecture] = (parameters, name)
     return sorted(name for _, name in chosen.values())
 
 

@@ -28,7 +28,7 @@ from cnnzoo.layers import LocalResponseNorm
 from conftest import smallest_of_each_family
 
 
-FAMILIES = smallest_of_each_family()  # alexnet_2012 stands for AlexNet, so the LRN op is in every family test
+FAMILIES = smallest_of_each_family()  # alexnet_2012 and googlenet_2014 among them: the LRN op is in every family test
 ALL_MODELS = cnnzoo.list_models()
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -224,14 +224,15 @@ def test_export_of_a_memory_efficient_densenet_in_training_gives_the_eager_outpu
 # from a cold cache on two cores that takes 4-80 s a model (LeNet-5 4 s, AlexNet 15 s, VGG-11 20 s, CIFAR
 # ResNet-20 25 s, SE-ResNet-50 38 s, GoogLeNet 68 s, CIFAR DenseNet-BC-100 70 s, DenseNet-121 79 s), over
 # eight minutes for every family. So Inductor compiles the seed architectures -- LeNet-5, both AlexNets
-# (the paper's with the cnnzoo::lrn op), NiN, VGG, GoogLeNet, ResNet (the basic block with its zero-padded
-# shortcut; the bottleneck with SE and a projection shortcut) and DenseNet (dense blocks, transitions) --
+# (the paper's with the cnnzoo::lrn op), NiN, VGG, both GoogLeNets (the paper's with LRN and bias-ReLU
+# convolutions), ResNet (the basic block with its zero-padded shortcut; the bottleneck with SE and a
+# projection shortcut) and DenseNet (dense blocks, transitions) --
 # and every block class of the package runs through it (test_inductor_families_run_every_block_class).
 # The other networks (ResNet-18, ResNeXt, Wide ResNet, DenseNet-121: the same blocks in other widths and
 # depths) compile with the "eager" backend: Dynamo still captures the whole forward as one graph
 # (fullgraph=True fails on any graph break) and runs it.
-INDUCTOR_MODELS = {"lenet5", "alexnet", "alexnet_2012", "nin", "vgg11", "googlenet", "cifar_resnet20", "seresnet50",
-                   "cifar_densenet_bc100"}
+INDUCTOR_MODELS = {"lenet5", "alexnet", "alexnet_2012", "nin", "vgg11", "googlenet", "googlenet_2014", "cifar_resnet20",
+                   "seresnet50", "cifar_densenet_bc100"}
 COMPILED = sorted(set(FAMILIES) | INDUCTOR_MODELS)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import cnnzoo
@@ -17,11 +20,12 @@ import cnnzoo
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _image_folder(root: Path, classes: tuple[str, ...] = ("daisy", "tulips"), per_class: int = 6) -> Path:
+def _image_folder(root: Path, classes: tuple[str, ...] = ("daisy", "tulips"), per_class: int | tuple[int, ...] = 6) -> Path:
     generator = torch.Generator().manual_seed(0)
-    for index, name in enumerate(classes):
+    counts = (per_class,) * len(classes) if isinstance(per_class, int) else per_class
+    for index, (name, count) in enumerate(zip(classes, counts, strict=True)):
         (root / name).mkdir(parents=True)
-        for i in range(per_class):
+        for i in range(count):
             # each class its own colour, so there is something to learn
             pixels = torch.randint(0, 60, (40, 48, 3), generator=generator, dtype=torch.uint8)
             pixels[..., index % 3] += 150
@@ -43,7 +47,7 @@ def test_finetune_example_trains_one_epoch_and_saves_a_reloadable_model(tmp_path
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["classes"] == ["daisy", "tulips"] and len(metrics["history"]) == 1
     confusion = torch.tensor(metrics["confusion_matrix"])
-    assert confusion.shape == (2, 2) and confusion.sum() == 1  # 10% of 12 images held out
+    assert confusion.shape == (2, 2) and confusion.sum() == 2  # 10% of each class's 6 images, rounded: 1 each
     model = cnnzoo.create(str(output / "model"))
     assert model.num_classes == 2
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 2)
@@ -54,12 +58,18 @@ def test_finetune_example_trains_one_epoch_and_saves_a_reloadable_model(tmp_path
     assert (output / "confusion_matrix.png").stat().st_size > 0 and (output / "curves.png").stat().st_size > 0
 
 
-def test_finetune_example_uses_train_and_val_folders_when_present(tmp_path):
+def _finetune():
+    """examples/finetune.py as a module (examples/ is not a package)."""
     sys.path.insert(0, str(ROOT / "examples"))
     try:
         import finetune
     finally:
         sys.path.pop(0)
+    return finetune
+
+
+def test_finetune_example_uses_train_and_val_folders_when_present(tmp_path):
+    finetune = _finetune()
     _image_folder(tmp_path / "data" / "train")
     _image_folder(tmp_path / "data" / "val", per_class=2)
     model = cnnzoo.create("cifar_resnet20", num_classes=2)
@@ -67,6 +77,102 @@ def test_finetune_example_uses_train_and_val_folders_when_present(tmp_path):
     assert (len(train), len(val), classes) == (12, 4, ["daisy", "tulips"])
     image, label = val[0]
     assert image.shape == (3, 32, 32) and label == 0
+
+
+def _held_out(count: int, fraction: float) -> int:
+    """How many of a class's ``count`` images the split promises to validation: fraction * count to the nearest
+    whole image (halves up), at least one each way, and none from a class of one image."""
+    if count == 1:
+        return 0
+    return min(max(math.floor(fraction * count + 0.5), 1), count - 1)
+
+
+@pytest.mark.parametrize(("fraction", "expected"), [(0.1, [1, 2, 1]), (0.25, [3, 5, 2]), (0.5, [5, 10, 4])])
+def test_finetune_example_splits_a_class_folder_class_by_class(tmp_path, fraction, expected):
+    finetune = _finetune()
+    data = _image_folder(tmp_path / "data", classes=("daisy", "roses", "tulips"), per_class=(10, 20, 7))
+    model = cnnzoo.create("cifar_resnet20", num_classes=3)
+    train, val, classes = finetune.datasets(data, model, fraction, 0)
+    assert classes == ["daisy", "roses", "tulips"]
+    # two views of the same listing, with training and evaluation transforms
+    assert train.dataset is not val.dataset and train.dataset.samples == val.dataset.samples
+    assert train.dataset.transform is not val.dataset.transform
+    samples = train.dataset.samples
+    train_files = [samples[i][0] for i in train.indices]
+    val_files = [samples[i][0] for i in val.indices]
+    assert not set(train_files) & set(val_files)
+    assert sorted(train_files + val_files) == sorted(str(path) for path in data.rglob("*.png"))
+    held_out = [sum(samples[i][1] == label for i in val.indices) for label in range(3)]
+    assert held_out == expected == [_held_out(count, fraction) for count in (10, 20, 7)]
+    image, label = val[0]
+    assert image.shape == (3, 32, 32) and label == 0
+
+
+def test_stratified_split_is_reproducible_with_the_seed_and_changes_with_another():
+    finetune = _finetune()
+    targets = [0] * 10 + [1] * 20 + [2] * 7
+    first = finetune.stratified_split(targets, 0.2, seed=0)
+    assert finetune.stratified_split(targets, 0.2, seed=0) == first
+    other = finetune.stratified_split(targets, 0.2, seed=1)
+    assert other != first
+    assert [len(part) for part in other] == [len(part) for part in first]
+
+
+def test_stratified_split_keeps_a_single_image_class_for_training():
+    finetune = _finetune()
+    train, val = finetune.stratified_split([0, 1, 1, 2, 2, 2], 0.1, seed=0)
+    assert 0 in train and 0 not in val
+    assert [sum(i in val for i in (1, 2)), sum(i in val for i in (3, 4, 5))] == [1, 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    sizes=st.lists(st.integers(1, 30), min_size=1, max_size=5),
+    fraction=st.floats(0, 0.5, exclude_min=True),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_stratified_split_holds_out_each_class_share_and_covers_every_image_once(data, sizes, fraction, seed):
+    finetune = _finetune()
+    # in any order: the split must not rely on ImageFolder listing classes one after another
+    targets = data.draw(st.permutations([label for label, size in enumerate(sizes) for _ in range(size)]))
+    train, val = finetune.stratified_split(targets, fraction, seed)
+    assert sorted(train + val) == list(range(len(targets)))
+    assert train == sorted(train) and val == sorted(val)
+    for label, size in enumerate(sizes):
+        held_out = sum(targets[i] == label for i in val)
+        assert held_out == _held_out(size, fraction)
+        if size > 1:
+            assert 1 <= held_out <= size - 1
+            if 1 < fraction * size + 0.5 < size:  # not pushed to a bound: as close to the fraction as a whole count gets
+                assert abs(held_out - fraction * size) <= 0.5 + 1e-9
+    assert finetune.stratified_split(targets, fraction, seed) == (train, val)
+
+
+@pytest.mark.parametrize("fraction", ["0", "1", "-0.1", "1.5", "nan", "ten"])
+def test_finetune_example_refuses_a_val_fraction_outside_0_to_1_with_a_usage_error(fraction, capsys):
+    finetune = _finetune()
+    with pytest.raises(SystemExit) as exit_info:
+        finetune.parse_args(["--data", "flowers", "--val-fraction", fraction])
+    assert exit_info.value.code == 2
+    assert "--val-fraction" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.5, 2.0, float("nan")])
+def test_stratified_split_refuses_a_fraction_outside_0_to_1(fraction):
+    finetune = _finetune()
+    with pytest.raises(cnnzoo.CnnzooValueError, match="between 0 and 1"):
+        finetune.stratified_split([0, 0, 1, 1], fraction, seed=0)
+
+
+def test_finetune_example_help_says_the_split_is_per_class_and_seeded(capsys):
+    finetune = _finetune()
+    with pytest.raises(SystemExit):
+        finetune.parse_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "share of each class held out for validation" in help_text
+    assert "the same seed gives the same split" in help_text
+    assert "split 90/10" not in finetune.__doc__ and "class by class" in finetune.__doc__
 
 
 def _free_loopback_port() -> int:
@@ -94,7 +200,7 @@ def test_finetune_example_under_torchrun_trains_on_two_processes_and_only_rank_0
     assert result.returncode == 0, result.stderr[-3000:]
     # one report and one set of files, from rank 0 alone
     assert result.stdout.count("saved to") == 1 and result.stdout.count("per-class validation accuracy") == 1
-    assert "11 training and 1 validation images, 2 processes" in result.stdout
+    assert "10 training and 2 validation images, 2 processes" in result.stdout
     expected = {"model", "metrics.json"}
     try:
         import matplotlib  # noqa: F401
@@ -105,7 +211,7 @@ def test_finetune_example_under_torchrun_trains_on_two_processes_and_only_rank_0
     assert {path.name for path in output.iterdir()} == expected
     assert (output / "model" / "config.json").is_file()
     metrics = json.loads((output / "metrics.json").read_text())
-    assert len(metrics["history"]) == 1 and torch.tensor(metrics["confusion_matrix"]).sum() == 1
+    assert len(metrics["history"]) == 1 and torch.tensor(metrics["confusion_matrix"]).sum() == 2
     model = cnnzoo.create(str(output / "model"))
     assert model.num_classes == 2
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 2)

@@ -25,7 +25,7 @@ from cnnzoo.memory import (
     measure_step_peak_in_subprocess,
     parse_bytes,
 )
-from cnnzoo.registry import get_entry
+from conftest import smallest_of_each_family
 
 MiB = 2**20
 
@@ -157,14 +157,7 @@ def test_fits_compares_with_a_budget():
     assert not estimate.fits(estimate.total - 1)
 
 
-def _first_of_each_family() -> list[str]:
-    first: dict[str, str] = {}
-    for name in cnnzoo.list_models():
-        first.setdefault(get_entry(name).family, name)
-    return sorted(first.values())
-
-
-@pytest.mark.parametrize("name", _first_of_each_family())
+@pytest.mark.parametrize("name", smallest_of_each_family())
 def test_every_family_can_be_estimated(name):
     estimate = estimate_memory(name, 1, optimizer=None)
     assert estimate.grads == estimate.params > 0

@@ -20,6 +20,7 @@ from torch import nn
 import cnnzoo
 from cnnzoo._meta import meta_forward
 from cnnzoo.models import GoogLeNetOutputs, ZooModel
+from cnnzoo.models.googlenet import Inception
 
 ALL_MODELS = cnnzoo.list_models()
 
@@ -72,6 +73,10 @@ PARAMETER_COUNTS: dict[str, int] = {
     "cifar_resnet56": 853_018,
     "cifar_resnet110": 1_727_962,
     "cifar_densenet_bc100": 769_162,
+    # One tower of the 2012 AlexNet without LRN, as a flowers tutorial trains it, and GoogLeNet as the paper
+    # builds it (Table 1, 5x5 convolutions, no BatchNorm): the figures of the issue that added them.
+    "alexnet_half": 16_630_440,
+    "googlenet_2014": 6_998_552,
 }
 
 # Cheap enough for real forward/backward passes and property tests on two cores.
@@ -649,3 +654,163 @@ def test_googlenet_without_aux_logits_has_no_aux_classifiers_and_returns_a_tenso
     assert not any(k.startswith("aux") for k in model.state_dict())
     out = model(torch.randn(2, 3, 64, 64))
     assert isinstance(out, torch.Tensor) and out.shape == (2, 1000)
+
+
+# -- the networks the tutorials train: one tower of the 2012 AlexNet, the paper's GoogLeNet ----------
+
+
+def _copy_in_order(source: nn.Module, target: nn.Module) -> None:
+    """Give ``target`` the parameters of ``source``, matched by order: the two must agree layer by layer."""
+    pairs = list(zip(source.parameters(), target.parameters(), strict=True))
+    assert all(a.shape == b.shape for a, b in pairs), [(a.shape, b.shape) for a, b in pairs if a.shape != b.shape]
+    with torch.no_grad():
+        for a, b in pairs:
+            b.copy_(a)
+
+
+def _half_alexnet_as_the_tutorial_writes_it(num_classes: int) -> nn.Module:
+    # the issue's description, layer by layer
+    return nn.Sequential(
+        nn.Conv2d(3, 48, 11, stride=4, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(48, 128, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(128, 192, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(192, 192, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(192, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Flatten(),
+        nn.Dropout(0.5), nn.Linear(4608, 2048), nn.ReLU(),
+        nn.Dropout(0.5), nn.Linear(2048, 2048), nn.ReLU(),
+        nn.Linear(2048, num_classes),
+    )
+
+
+def test_alexnet_half_has_the_tutorials_parameter_count_for_five_flowers():
+    model = meta_model("alexnet_half", num_classes=5)
+    assert sum(p.numel() for p in model.parameters()) == 14_591_685
+
+
+def test_alexnet_half_computes_what_the_tutorials_layer_by_layer_network_computes():
+    reference = _half_alexnet_as_the_tutorial_writes_it(5).eval()
+    model = cnnzoo.create("alexnet_half", num_classes=5).eval()
+    _copy_in_order(reference, model)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x))
+    assert not any(isinstance(m, cnnzoo.layers.LocalResponseNorm) for m in model.modules())
+    assert list(model.state_dict()) == list(cnnzoo.create("alexnet", num_classes=5).state_dict()), \
+        "torchvision's AlexNet layout"
+
+
+def test_alexnet_half_is_one_tower_of_the_2012_network():
+    half = meta_model("alexnet_half")
+    towers = meta_model("alexnet_2012")
+    half_convs = [m for m in half.features if isinstance(m, nn.Conv2d)]
+    tower_convs = [m for m in towers.features if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in half_convs] == [c.out_channels // 2 for c in tower_convs]
+    assert [(c.kernel_size, c.stride, c.padding) for c in half_convs] == \
+        [(c.kernel_size, c.stride, c.padding) for c in tower_convs]
+    assert all(c.groups == 1 for c in half_convs)
+    assert half.num_features == 2048 and half.get_classifier().in_features == 2048
+
+
+class _PaperInception(nn.Module):
+    """Figure 2b as a tutorial writes it, with true 5x5 convolutions and no BatchNorm."""
+
+    def __init__(self, c_in, c1, c3r, c3, c5r, c5, proj):
+        super().__init__()
+        self.p1 = nn.Sequential(nn.Conv2d(c_in, c1, 1), nn.ReLU())
+        self.p2 = nn.Sequential(nn.Conv2d(c_in, c3r, 1), nn.ReLU(), nn.Conv2d(c3r, c3, 3, padding=1), nn.ReLU())
+        self.p3 = nn.Sequential(nn.Conv2d(c_in, c5r, 1), nn.ReLU(), nn.Conv2d(c5r, c5, 5, padding=2), nn.ReLU())
+        self.p4 = nn.Sequential(nn.MaxPool2d(3, 1, padding=1), nn.Conv2d(c_in, proj, 1), nn.ReLU())
+
+    def forward(self, x):
+        return torch.cat([self.p1(x), self.p2(x), self.p3(x), self.p4(x)], 1)
+
+
+def _googlenet_as_the_paper_writes_it(in_chans: int, num_classes: int) -> nn.Module:
+    # Table 1 and Figure 3, with the LRN of the released Caffe model (torch's LocalResponseNorm divides
+    # alpha by the size, as Caffe does)
+    return nn.Sequential(
+        nn.Conv2d(in_chans, 64, 7, stride=2, padding=3), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0),
+        nn.Conv2d(64, 64, 1), nn.ReLU(), nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(),
+        nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0), nn.MaxPool2d(3, 2, ceil_mode=True),
+        _PaperInception(192, 64, 96, 128, 16, 32, 32), _PaperInception(256, 128, 128, 192, 32, 96, 64),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        _PaperInception(480, 192, 96, 208, 16, 48, 64), _PaperInception(512, 160, 112, 224, 24, 64, 64),
+        _PaperInception(512, 128, 128, 256, 24, 64, 64), _PaperInception(512, 112, 144, 288, 32, 64, 64),
+        _PaperInception(528, 256, 160, 320, 32, 128, 128),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        _PaperInception(832, 256, 160, 320, 32, 128, 128), _PaperInception(832, 384, 192, 384, 48, 128, 128),
+        nn.AvgPool2d(7), nn.Flatten(), nn.Dropout(0.4), nn.Linear(1024, num_classes),
+    )
+
+
+def test_googlenet_2014_parameter_counts_with_and_without_auxiliary_classifiers():
+    assert sum(p.numel() for p in meta_model("googlenet_2014").parameters()) == 6_998_552
+    assert sum(p.numel() for p in meta_model("googlenet_2014", aux_logits=True).parameters()) == 13_378_280
+
+
+def test_googlenet_2014_computes_table_1_at_224x224():
+    reference = _googlenet_as_the_paper_writes_it(3, 1000).eval()
+    model = cnnzoo.create("googlenet_2014").eval()
+    _copy_in_order(reference, model)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-5)
+
+
+def test_googlenet_2014_has_no_batchnorm_true_5x5_convolutions_and_the_caffe_models_lrn():
+    model = meta_model("googlenet_2014", aux_logits=True)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    inceptions = [m for m in model.modules() if isinstance(m, Inception)]
+    assert len(inceptions) == 9
+    assert all(m.branch3[1].conv.kernel_size == (5, 5) for m in inceptions)
+    assert all(c.bias is not None for c in model.modules() if isinstance(c, nn.Conv2d))
+    norms = [m for m in model.modules() if isinstance(m, cnnzoo.layers.LocalResponseNorm)]
+    assert [(n.size, n.alpha, n.beta, n.k, n.scale) for n in norms] == [(5, 1e-4, 0.75, 1.0, "pytorch")] * 2
+    assert model.dropout.p == 0.4
+    assert model.aux1.dropout.p == model.aux2.dropout.p == 0.7
+    assert isinstance(model.maxpool4, nn.MaxPool2d) and model.maxpool4.kernel_size == 3
+
+
+def test_googlenet_2014_auxiliary_classifiers_pool_5x5_stride_3_as_section_5_says():
+    model = cnnzoo.create("googlenet_2014", aux_logits=True, num_classes=7).train()
+    aux = model.aux1
+    x = torch.randn(2, 512, 14, 14)  # Inception 4a's map at 224x224
+    pooled = torch.nn.functional.avg_pool2d(x, 5, stride=3)
+    assert pooled.shape[-2:] == (4, 4)
+    with torch.no_grad():
+        expected = aux.fc2(torch.relu(aux.fc1(torch.relu(aux.conv.conv(pooled)).flatten(1))))
+        torch.testing.assert_close(aux.eval()(x), expected)
+
+
+def test_googlenet_2014_takes_one_channel_96x96_fashion_mnist_images_with_auxiliary_classifiers():
+    model = cnnzoo.create("googlenet_2014", in_chans=1, num_classes=10, aux_logits=True).train()
+    x = torch.randn(4, 1, 96, 96)
+    out = model(x)
+    assert isinstance(out, GoogLeNetOutputs) and [o.shape for o in out] == [(4, 10)] * 3
+    loss = out.logits.logsumexp(1).sum() + 0.3 * (out.aux_logits1.logsumexp(1).sum() + out.aux_logits2.logsumexp(1).sum())
+    loss.backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0] == []
+    with torch.no_grad():
+        assert model.eval()(x).shape == (4, 10)
+
+
+def test_googlenet_2014_auxiliary_classifiers_refuse_too_small_training_inputs_before_running():
+    model = cnnzoo.create("googlenet_2014", aux_logits=True).train()
+    m = model.min_aux_input_size
+    assert m > model.min_input_size
+    assert [o.shape for o in model(torch.randn(1, 3, m, m))] == [(1, 1000)] * 3
+    with pytest.raises(cnnzoo.InputShapeError, match=f"at least {m}x{m}.*aux_logits=False"):
+        model(torch.randn(1, 3, m - 1, m))
+    with torch.no_grad():  # evaluation runs the main path alone, which takes smaller inputs
+        assert model.eval()(torch.randn(1, 3, m - 1, m - 1)).shape == (1, 1000)
+
+
+def test_googlenet_2014_reset_classifier_resizes_every_head_with_zero_biases():
+    model = cnnzoo.create("googlenet_2014", aux_logits=True)
+    model.reset_classifier(5)
+    heads = [model.fc, model.aux1.fc2, model.aux2.fc2]
+    assert [h.out_features for h in heads] == [5, 5, 5]
+    assert all(torch.equal(h.bias, torch.zeros(5)) for h in heads)
+    assert torch.equal(model.aux1.fc1.bias, torch.full((1024,), 0.2)), "hidden layers keep the Caffe model's 0.2"

@@ -17,6 +17,7 @@ SEED_MODELS = [
     "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2", "seresnet50", "seresnet101",
     "seresnet152", "densenet121", "densenet161", "densenet169", "densenet201", "cifar_resnet20",
     "cifar_resnet32", "cifar_resnet44", "cifar_resnet56", "cifar_resnet110", "cifar_densenet_bc100",
+    "alexnet_half", "googlenet_2014",
 ]
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
 
+from cnnzoo.errors import CnnzooValueError, check_positive_int
 from cnnzoo.layers import LocalResponseNorm
 from cnnzoo.models._base import PooledClassifierModel
 from cnnzoo.registry import register_model
@@ -19,9 +21,12 @@ class AlexNet(PooledClassifierModel):
 
     Five convolutions of 64, 192, 384, 256 and 256 channels without normalisation, then
     4096-4096-classes fully connected layers with dropout before each hidden one. Keys match
-    torchvision's ``alexnet`` (``features.0`` ... ``classifier.6``).
+    torchvision's ``alexnet`` (``features.0`` ... ``classifier.6``). Other widths give other single-tower
+    AlexNets in the same layout, such as ``alexnet_half``, one tower of the 2012 network.
 
     Args:
+        conv_channels: output channels of conv1 to conv5.
+        hidden_features: width of the two hidden fully connected layers.
         dropout: dropout probability before the two hidden fully connected layers.
         num_classes: outputs of the classifier.
         in_chans: input channels.
@@ -32,33 +37,45 @@ class AlexNet(PooledClassifierModel):
     def _stage_of_conv(self, index: int) -> str | None:
         return f"conv{index + 1}"
 
-    def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
+    def __init__(
+        self,
+        *,
+        conv_channels: Sequence[int] = (64, 192, 384, 256, 256),
+        hidden_features: int = 4096,
+        dropout: float = 0.5,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+    ) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
+        if isinstance(conv_channels, (str, bytes)) or not isinstance(conv_channels, Sequence) or len(conv_channels) != 5:
+            raise CnnzooValueError(f"conv_channels must be five channel counts (conv1 to conv5), got {conv_channels!r}.")
+        c1, c2, c3, c4, c5 = (check_positive_int("conv_channels", c) for c in conv_channels)
+        check_positive_int("hidden_features", hidden_features)
         self.features = nn.Sequential(
-            nn.Conv2d(in_chans, 64, kernel_size=11, stride=4, padding=2),
+            nn.Conv2d(in_chans, c1, kernel_size=11, stride=4, padding=2),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(64, 192, kernel_size=5, padding=2),
+            nn.Conv2d(c1, c2, kernel_size=5, padding=2),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(192, 384, kernel_size=3, padding=1),
+            nn.Conv2d(c2, c3, kernel_size=3, padding=1),
             nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, kernel_size=3, padding=1),
+            nn.Conv2d(c3, c4, kernel_size=3, padding=1),
             nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, kernel_size=3, padding=1),
+            nn.Conv2d(c4, c5, kernel_size=3, padding=1),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.num_features = 4096
+        self.num_features = hidden_features
         self.classifier = nn.Sequential(
             nn.Dropout(p=dropout),
-            nn.Linear(256 * 6 * 6, 4096),
+            nn.Linear(c5 * 6 * 6, hidden_features),
             nn.ReLU(inplace=True),
             nn.Dropout(p=dropout),
-            nn.Linear(4096, 4096),
+            nn.Linear(hidden_features, hidden_features),
             nn.ReLU(inplace=True),
-            nn.Linear(4096, num_classes),
+            nn.Linear(hidden_features, num_classes),
         )
         self._finish_init()
 
@@ -155,3 +172,22 @@ def alexnet(**kwargs: Any) -> AlexNet:
 def alexnet_2012(**kwargs: Any) -> AlexNet2012:
     """AlexNet as published (Krizhevsky et al. 2012): two towers as grouped convolutions, LRN; 60,965,224 parameters."""
     return AlexNet2012(**kwargs)
+
+
+@register_model(family="alexnet", paper='Krizhevsky, Sutskever, Hinton, "ImageNet Classification with Deep Convolutional Neural Networks", NeurIPS 2012. https://papers.nips.cc/paper/4824')
+def alexnet_half(**kwargs: Any) -> AlexNet:
+    """One tower of the 2012 AlexNet (Krizhevsky et al. 2012, Figure 2), without LRN; 16,630,440 parameters.
+
+    The network a popular flowers fine-tuning tutorial trains: convolutions of 48@11x11/4 (padding 2),
+    128@5x5 (padding 2), 192@3x3, 192@3x3 and 128@3x3, each followed by ReLU, 3x3/2 max-pooling after
+    the first, second and fifth; then dropout 0.5, 4608->2048, ReLU, dropout 0.5, 2048->2048, ReLU,
+    2048->classes (14,591,685 parameters at 5 classes). Laid out as torchvision's ``alexnet``
+    (``features.0`` ... ``classifier.6``).
+
+    Where it differs from the paper's two-tower network (``alexnet_2012``): it is one tower, so every
+    convolution has half the paper's channels and conv3 sees only its own tower's 128 maps instead of
+    both towers' 256; the hidden fully connected layers are 2048 wide, not 4096; there is no local
+    response normalisation; dropout comes before fc6 and fc7 (torchvision's order) rather than after;
+    and the weights start from PyTorch's default initialisation instead of section 5's.
+    """
+    return AlexNet(**{"conv_channels": (48, 128, 192, 192, 128), "hidden_features": 2048, **kwargs})
