@@ -814,3 +814,21 @@ def test_googlenet_2014_reset_classifier_resizes_every_head_with_zero_biases():
     assert [h.out_features for h in heads] == [5, 5, 5]
     assert all(torch.equal(h.bias, torch.zeros(5)) for h in heads)
     assert torch.equal(model.aux1.fc1.bias, torch.full((1024,), 0.2)), "hidden layers keep the Caffe model's 0.2"
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_integer_images_raise_input_shape_error_with_the_totensor_hint(name):
+    model = shared_meta_model(name)
+    side = max(model.min_input_size, 32)
+    for forward in (model, model.forward_features):
+        with pytest.raises(cnnzoo.InputShapeError, match="ToTensor"):
+            forward(torch.empty(2, model.in_chans, side, side, dtype=torch.uint8, device="meta"))
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_forward_features_refuses_a_wrong_channel_count_like_forward(name):
+    model = shared_meta_model(name)
+    side = max(model.min_input_size, 32)
+    wrong = 1 if model.in_chans != 1 else 3
+    with pytest.raises(cnnzoo.InputShapeError, match=f"in_chans={wrong}"):
+        model.forward_features(torch.empty(2, wrong, side, side, device="meta"))

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import timm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 import torchvision
 from safetensors.torch import save_file
@@ -520,3 +522,261 @@ def test_a_replaced_mlp_head_survives_save_and_create(tmp_path):
         assert torch.equal(model(x), restored(x))
     five = cnnzoo.create(str(directory), num_classes=5)
     assert torch.equal(five.fc[0].weight, model.fc[0].weight) and five.fc[-1].out_features == 5
+
+
+# -- loud or nothing: hostile checkpoints, sources, saves (issue 15) -------------------------------------
+
+
+def _snapshot(model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, bool], dict]:
+    """Everything a failed call must leave as it was: tensors, trainable flags, the model's description."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    return state, flags, dict(getattr(model, "default_cfg", {}))
+
+
+def assert_unchanged(model: torch.nn.Module, before: tuple) -> None:
+    state, flags, cfg = before
+    after = model.state_dict()
+    assert list(after) == list(state)
+    assert all(torch.equal(after[k], v) for k, v in state.items())
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == flags
+    assert dict(getattr(model, "default_cfg", {})) == cfg
+
+
+def test_a_classifier_of_another_input_width_is_refused_not_half_loaded(tmp_path):
+    # the tutorial's strict=False failure: fc.weight (10, 128) where the model has (10, 64)
+    state = cnnzoo.create("cifar_resnet20").state_dict()
+    state["fc.weight"] = torch.randn(10, 128)
+    torch.save(state, tmp_path / "wide.pth")
+    model = cnnzoo.create("cifar_resnet20")
+    before = _snapshot(model)
+    with pytest.raises(cnnzoo.WeightsError, match=r"fc.weight \(10, 128\) vs \(10, 64\)"):
+        cnnzoo.load_pretrained(model, tmp_path / "wide.pth")
+    assert_unchanged(model, before)
+
+
+def test_an_mlp_heads_hidden_layer_must_match_only_its_class_layer_may_differ(tmp_path):
+    source = cnnzoo.replace_head(cnnzoo.create("cifar_resnet20"), 3, hidden=16)
+    torch.save(source.state_dict(), tmp_path / "mlp.pth")
+    other_classes = cnnzoo.replace_head(cnnzoo.create("cifar_resnet20"), 7, hidden=16)
+    report = cnnzoo.load_pretrained(other_classes, tmp_path / "mlp.pth")
+    assert report.reinitialized == ["fc.3.bias", "fc.3.weight"]
+    assert torch.equal(other_classes.fc[0].weight, source.fc[0].weight)
+    other_width = cnnzoo.replace_head(cnnzoo.create("cifar_resnet20"), 3, hidden=32)
+    before = _snapshot(other_width)
+    with pytest.raises(cnnzoo.WeightsError, match="fc.0.weight"):
+        cnnzoo.load_pretrained(other_width, tmp_path / "mlp.pth")
+    assert_unchanged(other_width, before)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".bin", ".ckpt", ".tar"])
+def test_every_torch_save_suffix_reads_as_a_checkpoint_with_lightning_and_compile_wrappers(suffix, tmp_path, monkeypatch):
+    reference = torchvision.models.resnet18().eval()
+    lightning = {"epoch": 7, "global_step": 100, "state_dict": {f"model._orig_mod.{k}": v for k, v in reference.state_dict().items()}}
+    torch.save(lightning, tmp_path / f"last{suffix}")
+    monkeypatch.chdir(tmp_path)  # a bare file name with a checkpoint suffix is a path
+    same_outputs(cnnzoo.create("resnet18", pretrained=f"last{suffix}"), reference)
+    torch.save({f"module._orig_mod.{k}": v for k, v in reference.state_dict().items()}, tmp_path / f"ddp{suffix}")
+    same_outputs(cnnzoo.create("resnet18", pretrained=tmp_path / f"ddp{suffix}"), reference)
+
+
+@pytest.mark.parametrize("content", [b"hello, world\n", b"", b"\x00" * 64, b"PK\x03\x04 not a zip"],
+                         ids=["text", "empty", "zeros", "fake-zip"])
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors", ".ckpt"])
+def test_a_text_or_foreign_file_is_a_weights_error_naming_the_file(content, suffix, tmp_path):
+    path = tmp_path / f"notes{suffix}"
+    path.write_bytes(content)
+    model = cnnzoo.create("lenet5")
+    before = _snapshot(model)
+    with pytest.raises(cnnzoo.WeightsError) as caught:
+        cnnzoo.load_pretrained(model, path)
+    assert str(path) in str(caught.value)
+    assert_unchanged(model, before)
+
+
+def test_a_pickled_list_or_a_mapping_of_non_tensors_holds_no_state_dict(tmp_path):
+    for i, thing in enumerate([[1, 2, 3], {"weights": [1.0]}, {}, {"fc.weight": 3}]):
+        torch.save(thing, tmp_path / f"thing{i}.pth")
+        with pytest.raises(cnnzoo.WeightsError, match="no state_dict"):
+            cnnzoo.create("lenet5", pretrained=tmp_path / f"thing{i}.pth")
+
+
+CORRUPTIONS = ["drop", "rename", "reshape", "retype", "truncate", "bad_header"]
+
+
+def _corrupt(state: dict[str, torch.Tensor], how: str, pick: int, classifier: set[str]) -> dict[str, torch.Tensor]:
+    state = dict(state)
+    keys = sorted(state)
+    key = keys[pick % len(keys)]
+    if how == "drop":
+        del state[key]
+    elif how == "rename":
+        state[key + "_renamed"] = state.pop(key)
+    elif how == "reshape":
+        # any dimension but a class layer's first, which may legitimately differ (another class count)
+        candidates = [k for k in keys if state[k].dim() >= 1 and not (k in classifier and state[k].dim() == 1)]
+        key = candidates[pick % len(candidates)]
+        tensor = state[key]
+        dim = 1 if tensor.dim() >= 2 else 0
+        shape = list(tensor.shape)
+        shape[dim] += 1
+        state[key] = torch.zeros(shape, dtype=tensor.dtype)
+    elif how == "retype":
+        floats = [k for k in keys if state[k].is_floating_point()]
+        key = floats[pick % len(floats)]
+        state[key] = state[key].to(torch.int64)
+    return state
+
+
+@settings(max_examples=40, deadline=None)
+@given(how=st.sampled_from(CORRUPTIONS), pick=st.integers(0, 10_000), fmt=st.sampled_from([".pth", ".safetensors"]),
+       cut=st.floats(0.0, 0.99))
+def test_property_a_corrupted_checkpoint_raises_and_leaves_the_model_as_it_was(how, pick, fmt, cut):
+    import tempfile
+
+    source = cnnzoo.create("lenet5", num_classes=10)
+    target = cnnzoo.create("lenet5", num_classes=10)
+    cnnzoo.freeze(target, up_to="c3")  # trainable flags that must survive too
+    before = _snapshot(target)
+    state = _corrupt(source.state_dict(), how, pick, set(target.classifier_keys()))
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / f"weights{fmt}"
+        if fmt == ".pth":
+            torch.save(state, path)
+        else:
+            save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+        data = path.read_bytes()
+        if how == "truncate":
+            path.write_bytes(data[: int(len(data) * cut)])
+        elif how == "bad_header":
+            path.write_bytes(bytes(b ^ 0xA5 for b in data[:16]) + data[16:])
+        with pytest.raises(cnnzoo.WeightsError):
+            cnnzoo.load_pretrained(target, path)
+    assert_unchanged(target, before)
+
+
+def test_a_bare_word_is_a_tag_never_a_folder_in_the_working_directory(tmp_path, monkeypatch, hf_cache):
+    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    decoy = cnnzoo.save_pretrained(cnnzoo.create("resnet18", num_classes=3), "tv_in1k")
+    ours = cnnzoo.create("resnet18", pretrained="tv_in1k")
+    assert ours.fc.out_features == 1000 and ours.default_cfg["tag"] == "tv_in1k"
+    assert cnnzoo.create("resnet18", pretrained="./tv_in1k", num_classes=3).fc.out_features == 3
+    (tmp_path / "flowers").mkdir()
+    with pytest.raises(cnnzoo.WeightsError, match=r"'\./flowers'"):
+        cnnzoo.create("resnet18", pretrained="flowers")
+    assert decoy.is_dir()
+
+
+def test_the_two_routes_of_tampering_with_the_hub_cache_are_refused(hf_cache, tmp_path, monkeypatch):
+    # route 1: the snapshot's link replaced by a plain file (of the same bytes, or any others)
+    reference = timm.create_model("resnet18").eval()
+    genuine = safetensors_bytes(reference.state_dict(), tmp_path)
+    snapshot = hf_cache("timm/resnet18.tv_in1k", {"model.safetensors": genuine})
+    link = snapshot / "model.safetensors"
+    link.unlink()
+    link.write_bytes(genuine.read_bytes())
+    with pytest.raises(cnnzoo.WeightsError, match="plain file"):
+        cnnzoo.create("resnet18", pretrained=True)
+
+    # route 2: a foreign file stored as a blob named by its own SHA-256, and the snapshot relinked to it
+    link.unlink()
+    foreign = safetensors_bytes(torchvision.models.resnet18().state_dict(), tmp_path).read_bytes()
+    blob = link.parent.parent.parent / "blobs" / hashlib.sha256(foreign).hexdigest()
+    blob.write_bytes(foreign)
+    link.symlink_to(Path("../../blobs") / blob.name)
+    entry = PRETRAINED["resnet18"]["tv_in1k"]
+    pinned = dataclasses.replace(entry, sha256=hashlib.sha256(genuine.read_bytes()).hexdigest())
+    monkeypatch.setitem(PRETRAINED["resnet18"], "tv_in1k", pinned)
+    with pytest.raises(cnnzoo.WeightsError, match="not the published file"):
+        cnnzoo.create("resnet18", pretrained=True)
+    # the genuine blob, relinked, loads: the pinned digest is the published one
+    (blob.parent / hashlib.sha256(genuine.read_bytes()).hexdigest()).write_bytes(genuine.read_bytes())
+    link.unlink()
+    link.symlink_to(Path("../../blobs") / hashlib.sha256(genuine.read_bytes()).hexdigest())
+    same_outputs(cnnzoo.create("resnet18", pretrained=True), reference)
+
+
+def test_a_link_out_of_the_cache_or_to_an_unhashed_name_is_refused(hf_cache, tmp_path):
+    genuine = safetensors_bytes(timm.create_model("resnet18").state_dict(), tmp_path)
+    snapshot = hf_cache("timm/resnet18.tv_in1k", {"model.safetensors": genuine})
+    link = snapshot / "model.safetensors"
+    link.unlink()
+    link.symlink_to(genuine)  # a file elsewhere on disk
+    with pytest.raises(cnnzoo.WeightsError, match="outside the cache"):
+        cnnzoo.create("resnet18", pretrained=True)
+    renamed = link.parent.parent.parent / "blobs" / "weights"
+    renamed.write_bytes(genuine.read_bytes())
+    link.unlink()
+    link.symlink_to(Path("../../blobs/weights"))
+    with pytest.raises(cnnzoo.WeightsError, match="not named by its hash"):
+        cnnzoo.create("resnet18", pretrained=True)
+
+
+def test_save_pretrained_refuses_a_folder_holding_another_model_unless_overwrite(tmp_path):
+    folder = cnnzoo.save_pretrained(cnnzoo.create("lenet5"), tmp_path / "saved")
+    other = cnnzoo.create("cifar_resnet20")
+    with pytest.raises(cnnzoo.WeightsError, match="another model.*architecture 'lenet5'.*overwrite=True"):
+        cnnzoo.save_pretrained(other, folder)
+    assert pretrained.read_config(folder)[0]["architecture"] == "lenet5"
+    cnnzoo.save_pretrained(other, folder, overwrite=True)
+    assert pretrained.read_config(folder)[0]["architecture"] == "cifar_resnet20"
+    cnnzoo.save_pretrained(other, folder)  # the same model again: an update, allowed
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(cnnzoo.WeightsError, match="is a file"):
+        cnnzoo.save_pretrained(other, tmp_path / "file")
+
+
+def test_a_save_that_fails_half_way_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    model = cnnzoo.create("lenet5")
+    folder = cnnzoo.save_pretrained(model, tmp_path / "saved")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    import safetensors.torch
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", broken)
+    with torch.no_grad():
+        model.f6.weight.add_(1.0)
+    with pytest.raises(OSError, match="disk full"):
+        cnnzoo.save_pretrained(model, folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no partial file left either
+
+
+def test_replace_head_then_reset_classifier_then_save_reloads(tmp_path):
+    model = cnnzoo.create("cifar_resnet20")
+    cnnzoo.replace_head(model, 4, hidden=8)
+    model.reset_classifier(3)
+    folder = cnnzoo.save_pretrained(model, tmp_path / "saved")
+    restored = cnnzoo.create(folder).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(restored(x), model.eval()(x))
+    assert restored.head_config == model.head_config == {"hidden": 8, "dropout": 0.0}
+
+
+def test_create_from_a_saved_folder_honours_features_only_and_out_indices(tmp_path):
+    folder = cnnzoo.save_pretrained(cnnzoo.create("cifar_resnet20"), tmp_path / "saved")
+    backbone = cnnzoo.create(folder, features_only=True, out_indices=(1, 2))
+    assert [info["index"] for info in backbone.feature_info] == [1, 2]
+    assert len(backbone(torch.randn(1, 3, 32, 32))) == 2
+
+
+@pytest.mark.parametrize("config, field", [
+    ({"architecture": None}, "architecture"),
+    ({"architecture": 3}, "architecture"),
+    ({"architecture": "no_such_net"}, "not registered"),
+    ({"architecture": "lenet5", "num_classes": "10"}, "num_classes"),
+    ({"architecture": "lenet5", "num_classes": 10**12}, "num_classes"),
+    ({"architecture": "lenet5", "in_chans": -1}, "in_chans"),
+    ({"architecture": "lenet5", "model_args": [1]}, "model_args"),
+    ({"architecture": "lenet5", "head": {"width": 3}}, "head"),
+    ([1, 2], "not a JSON object"),
+])
+def test_a_config_json_that_describes_no_model_is_a_weights_error_naming_the_field(config, field, tmp_path):
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(cnnzoo.WeightsError, match=field):
+        cnnzoo.create(tmp_path / "saved")

@@ -193,3 +193,75 @@ def test_builder_without_kwargs_reports_unexpected_arguments(clean_registry):
 
     with pytest.raises(TypeError, match="in_chans"):
         cnnzoo.create("fixed_net", in_chans=1)
+
+
+# -- explicit sources and arguments checked at the call (issue 15) ----------------------------------------
+
+
+def test_a_registered_name_means_the_registered_network_whatever_folders_exist(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cnnzoo.save_pretrained(cnnzoo.create("lenet5"), "resnet18")  # a saved LeNet-5 in ./resnet18/
+    assert type(cnnzoo.create("resnet18")).__name__ == "ResNet"
+    assert type(cnnzoo.create("./resnet18")).__name__ == "LeNet5"
+    assert type(cnnzoo.create(tmp_path / "resnet18")).__name__ == "LeNet5"
+
+
+def test_a_bare_unregistered_name_with_a_saved_folder_is_ambiguous_and_says_how_to_load_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cnnzoo.save_pretrained(cnnzoo.create("lenet5"), "flowers")
+    with pytest.raises(cnnzoo.UnknownModelError, match=r"create\('\./flowers'\)"):
+        cnnzoo.create("flowers")
+    with pytest.raises(cnnzoo.WeightsError, match="not a folder"):
+        cnnzoo.create(tmp_path / "no-such-folder")
+
+
+@pytest.mark.parametrize("bad", [None, 3, 2.5, ["resnet18"], b"resnet18"])
+def test_create_and_model_info_refuse_a_name_that_is_not_a_string(bad):
+    with pytest.raises(cnnzoo.UnknownModelError, match="resnet50"):
+        cnnzoo.create(bad)
+    with pytest.raises(cnnzoo.UnknownModelError):
+        cnnzoo.model_info(bad)
+
+
+@pytest.mark.parametrize("bad", [2, "12", [1.5], [], [True], (None,)])
+def test_create_refuses_out_indices_that_are_not_a_sequence_of_stage_indices(bad):
+    with pytest.raises(cnnzoo.CnnzooValueError, match="out_indices"):
+        cnnzoo.create("lenet5", features_only=True, out_indices=bad)
+
+
+def test_out_indices_without_features_only_is_refused_rather_than_ignored():
+    with pytest.raises(cnnzoo.CnnzooValueError, match="features_only=True"):
+        cnnzoo.create("lenet5", out_indices=(1, 2))
+
+
+def test_numpy_and_torch_integers_are_whole_numbers():
+    np = pytest.importorskip("numpy")
+    model = cnnzoo.create("lenet5", num_classes=np.int64(5), in_chans=torch.tensor(2))
+    assert (model.num_classes, model.in_chans) == (5, 2) and type(model.num_classes) is int
+    backbone = cnnzoo.create("lenet5", features_only=True, out_indices=[np.int32(1)])
+    assert [info["index"] for info in backbone.feature_info] == [1]
+
+
+@pytest.mark.parametrize("name, argument", [("densenet121", "drop_rate"), ("vgg11", "dropout"), ("alexnet", "dropout"),
+                                            ("nin", "dropout"), ("googlenet_2014", "dropout_aux")])
+@pytest.mark.parametrize("bad", [-1, 1, 2, float("nan"), "0.5", None])
+def test_dropout_outside_0_to_1_is_refused_at_the_call(name, argument, bad):
+    with pytest.raises(cnnzoo.CnnzooValueError, match=argument):
+        with torch.device("meta"):
+            cnnzoo.create(name, **{argument: bad})
+
+
+def test_model_info_follows_a_re_registration(clean_registry):
+    @cnnzoo.register_model(family="mine")
+    def tiny(num_classes: int = 10, in_chans: int = 3) -> nn.Module:
+        return nn.Sequential(nn.Conv2d(in_chans, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+
+    assert cnnzoo.model_info("tiny").family == "mine"
+    assert cnnzoo.model_info("tiny").parameters == 3 * 4 * 9 + 4 + 4 * 10 + 10
+
+    @cnnzoo.register_model(name="tiny", family="yours", overwrite=True)
+    def tiny_again(num_classes: int = 10, in_chans: int = 3) -> nn.Module:
+        return nn.Sequential(nn.Conv2d(in_chans, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, num_classes))
+
+    assert cnnzoo.model_info("tiny").family == "yours"
+    assert cnnzoo.model_info("tiny").parameters == 3 * 8 * 9 + 8 + 8 * 10 + 10

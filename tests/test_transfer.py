@@ -261,3 +261,109 @@ def test_extract_features_gives_the_classifiers_input_for_every_image_in_order()
     torch.testing.assert_close(features, expected)
     # a head trained on them is the model's own classifier shape
     assert model.get_classifier()(features).shape == (10, 3)
+
+
+# -- every verb completes or leaves the model as it was (issue 15) -------------------------------------------
+
+
+def _whole_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, bool], list, object, int]:
+    """State, trainable flags, the modules' identities, the head's description and class count."""
+    return (_everything(model), {n: p.requires_grad for n, p in model.named_parameters()},
+            [id(m) for m in model.modules()], copy.deepcopy(getattr(model, "head_config", None)),
+            getattr(model, "num_classes", None))
+
+
+def _assert_as_before(model: nn.Module, before: tuple) -> None:
+    state, flags, modules, head, classes = before
+    after = _everything(model)
+    assert list(after) == list(state) and all(torch.equal(after[k], v) for k, v in state.items())
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == flags
+    assert [id(m) for m in model.modules()] == modules
+    assert getattr(model, "head_config", None) == head and getattr(model, "num_classes", None) == classes
+
+
+class _NoClassifier(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+
+
+def test_a_freeze_backbone_that_raises_leaves_every_parameter_trainable_and_no_hook():
+    model = _NoClassifier()
+    with pytest.raises(cnnzoo.CnnzooValueError, match="get_classifier"):
+        cnnzoo.freeze_backbone(model)
+    assert all(p.requires_grad for p in model.parameters())
+    assert not model.body[1]._forward_pre_hooks
+    assert not hasattr(model, "_cnnzoo_frozen")
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.replace_head(0), lambda m: m.replace_head(3, hidden=0), lambda m: m.replace_head(3, hidden="wide"),
+    lambda m: m.replace_head(3, dropout=1.0), lambda m: m.replace_head(3, dropout=float("nan")),
+    lambda m: m.reset_classifier(-2), lambda m: m.reset_classifier(2.5),
+    lambda m: cnnzoo.freeze(m, up_to="no_such_stage"), lambda m: cnnzoo.replace_head(m, None),
+], ids=["classes-0", "hidden-0", "hidden-word", "dropout-1", "dropout-nan", "reset-negative", "reset-float",
+        "freeze-unknown-stage", "function-none"])
+@pytest.mark.parametrize("name", ["cifar_resnet20", "googlenet_2014"])
+def test_a_verb_that_raises_leaves_the_model_exactly_as_it_was(name, call):
+    model = cnnzoo.create(name, **({"aux_logits": True} if name.startswith("googlenet") else {}))
+    cnnzoo.replace_head(model, 4, hidden=8)
+    cnnzoo.freeze(model, up_to=next(iter(model.stages)))
+    before = _whole_state(model)
+    with pytest.raises(cnnzoo.CnnzooError):
+        call(model)
+    _assert_as_before(model, before)
+
+
+def test_replace_head_resizes_googlenets_auxiliary_heads_too():
+    for name in ("googlenet", "googlenet_2014"):
+        model = cnnzoo.create(name, aux_logits=True)
+        cnnzoo.replace_head(model, 5, hidden=16)
+        assert model.aux1.fc2.out_features == model.aux2.fc2.out_features == 5
+        assert model.get_classifier()[-1].out_features == 5
+        side = max(model.min_input_size, getattr(model, "min_aux_input_size", None) or 0, 96)
+        outputs = model.train()(torch.randn(2, 3, side, side))
+        assert [o.shape for o in outputs] == [(2, 5)] * 3
+
+
+def test_reset_classifier_keeps_a_replaced_heads_shape_and_classifier_keys_name_its_class_layer():
+    model = cnnzoo.create("cifar_resnet20")
+    cnnzoo.replace_head(model, 4, hidden=8, dropout=0.1)
+    hidden = model.fc[0]
+    model.reset_classifier(3)
+    assert model.head_config == {"hidden": 8, "dropout": 0.1} and model.num_classes == 3
+    assert model.fc[0] is not hidden and model.fc[0].out_features == 8 and model.fc[3].out_features == 3
+    assert model.classifier_keys() == ["fc.3.weight", "fc.3.bias"]
+    cnnzoo.replace_head(model, 2)
+    assert model.head_config is None and isinstance(model.fc, nn.Linear)
+
+
+@pytest.mark.parametrize("kwargs", [{"lr": 0}, {"lr": -1e-3}, {"lr": float("nan")}, {"lr": float("inf")}, {"lr": "0.1"},
+                                    {"lr": 1e-3, "head_lr_mult": -1}, {"lr": 1e-3, "head_lr_mult": 0},
+                                    {"lr": 1e-3, "head_lr_mult": float("nan")}, {"lr": 1e-3, "weight_decay": -1},
+                                    {"lr": 1e-3, "weight_decay": float("inf")}])
+def test_param_groups_refuse_learning_rates_and_multipliers_that_cannot_train(kwargs):
+    model = cnnzoo.create("lenet5")
+    name = next(k for k, v in kwargs.items() if not (k == "lr" and v == 1e-3))
+    with pytest.raises(cnnzoo.CnnzooValueError, match=name):
+        cnnzoo.param_groups(model, **kwargs)
+
+
+def test_param_groups_accept_numpy_numbers():
+    np = pytest.importorskip("numpy")
+    groups = cnnzoo.param_groups(cnnzoo.create("lenet5"), lr=np.float32(0.01), head_lr_mult=np.int64(5))
+    assert groups[-1]["lr"] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("images, hint", [
+    (torch.zeros(2, 3, 32, 32, dtype=torch.uint8), "ToTensor"),
+    (torch.zeros(2, 1, 32, 32), "in_chans=1"),
+])
+def test_extract_features_and_forward_features_check_their_input_like_forward(images, hint):
+    model = cnnzoo.create("cifar_resnet20")
+    loader = [(images, torch.zeros(2, dtype=torch.long))]
+    with pytest.raises(cnnzoo.InputShapeError, match=hint):
+        cnnzoo.extract_features(model, loader)
+    with pytest.raises(cnnzoo.InputShapeError, match=hint):
+        model.forward_features(images)
+    assert model.training, "the mode of before comes back"

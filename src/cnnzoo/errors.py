@@ -8,6 +8,9 @@ working. Messages say what was wrong and what to do about it.
 
 from __future__ import annotations
 
+import math
+import operator
+
 __all__ = [
     "CnnzooError",
     "UnknownModelError",
@@ -43,16 +46,58 @@ class CnnzooValueError(CnnzooError, ValueError):
 
 
 def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` if it is an int >= 1, else raise a ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CnnzooValueError(f"{name} must be a whole number >= 1, got {value!r} ({type(value).__name__}).")
-    if value < 1:
+    """Return ``value`` as an int if it is a whole number >= 1, else raise a ValueError naming the argument.
+
+    Python, numpy and torch integers are accepted (anything with ``__index__``); ``bool`` and floats are not.
+    """
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RuntimeError):  # torch raises these for non-integer tensors
+        raise CnnzooValueError(f"{name} must be a whole number >= 1, got {value!r} ({type(value).__name__}).") from None
+    if number < 1:
         hint = ""
         if name == "num_classes":
             hint = (
                 " To get features instead of class scores, use model.forward_features(x) or "
                 "model.forward_head(x, pre_logits=True)."
             )
-        raise CnnzooValueError(f"{name} must be >= 1, got {value}.{hint}")
-    return value
+        raise CnnzooValueError(f"{name} must be >= 1, got {number}.{hint}")
+    return number
 
+
+def check_probability(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a dropout probability in [0, 1), else raise a ValueError naming it."""
+    number = _as_float(name, value, "a probability in [0, 1)")
+    if not 0.0 <= number < 1.0:
+        raise CnnzooValueError(
+            f"{name} must be a probability in [0, 1), got {value!r}: 0 turns dropout off, 0.5 drops half the units."
+        )
+    return number
+
+
+def check_positive_float(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite number > 0, else raise a ValueError naming it."""
+    number = _as_float(name, value, "a finite number > 0")
+    if not (math.isfinite(number) and number > 0):
+        raise CnnzooValueError(f"{name} must be a finite number > 0, got {value!r}.")
+    return number
+
+
+def check_non_negative_float(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0, else raise a ValueError naming it."""
+    number = _as_float(name, value, "a finite number >= 0")
+    if not (math.isfinite(number) and number >= 0):
+        raise CnnzooValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+    return number
+
+
+def _as_float(name: str, value: object, expected: str) -> float:
+    """``value`` as a float: Python, numpy and torch real numbers; not bool, str or None."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        raise CnnzooValueError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RuntimeError):
+        raise CnnzooValueError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).") from None

@@ -6,10 +6,20 @@ with huggingface_hub and its cache; and torchvision's download URLs for networks
 (AlexNet, GoogLeNet), kept in torch.hub's cache folder so files torchvision already downloaded are
 reused, each checked against the SHA-256 prefix in its file name.
 
+What is checked, and against what (the threat model): files that changed after download -- corrupted,
+truncated, or replaced by hand or by another program. A torchvision URL's file must match the SHA-256
+prefix in its name. A Hugging Face cache file must be the cache's own link to a blob that hashes to its
+name (a plain file in its place, a link out of the cache or a blob changed in place is refused) and, where
+the table pins the publisher's SHA-256 (``PretrainedTag.sha256``), have that digest: only a pinned digest
+tells a foreign file, renamed to its own hash and relinked, from the published one. Local files are the
+user's own and are only read strictly.
+
 Loading never drops a key silently. Weights pass through the model's ``checkpoint_filter`` (which turns
-other libraries' layouts into ours), a classifier of another size is replaced by a fresh one (logged),
-a first convolution for another channel count is adapted (logged), and everything else must match
-exactly or :class:`~cnnzoo.WeightsError` lists the missing, unexpected and mis-shaped keys.
+other libraries' layouts into ours), a class layer of another class count (differing in its first
+dimension alone) is replaced by a fresh one (logged), a first convolution for another channel count is
+adapted (logged), and everything else must match exactly -- names, shapes, floating point or not -- or
+:class:`~cnnzoo.WeightsError` lists the missing, unexpected, mis-shaped and mis-typed keys and the model
+is left untouched.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD
 from cnnzoo.errors import WeightsError
@@ -78,6 +89,7 @@ class PretrainedTag:
         std: normalisation standard deviation.
         num_classes: classifier outputs of the checkpoint.
         model_args: architecture options the weights need (GoogLeNet's ``transform_input``).
+        sha256: the published SHA-256 of the Hub file, where known: the cached file must have it.
     """
 
     model: str
@@ -95,6 +107,7 @@ class PretrainedTag:
     std: tuple[float, ...] = IMAGENET_STD
     num_classes: int = 1000
     model_args: Mapping[str, Any] = field(default_factory=dict)
+    sha256: str | None = None
 
     @property
     def name(self) -> str:
@@ -230,7 +243,7 @@ def is_offline() -> bool:
     return flag or bool(constants.is_offline_mode())
 
 
-def _hf_download(repo_id: str, filename: str, *, what: str) -> Path:
+def _hf_download(repo_id: str, filename: str, *, what: str, pinned_sha256: str | None = None) -> Path:
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
@@ -247,23 +260,57 @@ def _hf_download(repo_id: str, filename: str, *, what: str) -> Path:
         raise WeightsError(f"{what}: the repository {repo_id} has no file {filename}.") from exc
     except Exception as exc:  # network, authentication, missing repository
         raise WeightsError(f"{what}: downloading {filename} from {repo_id} failed: {exc}") from exc
-    _verify_hub_blob(path)
+    _verify_hub_blob(path, pinned_sha256)
     return path
 
 
 _SHA256_NAME = re.compile(r"[0-9a-f]{64}")
+_GIT_SHA1_NAME = re.compile(r"[0-9a-f]{40}")
 
 
-def _verify_hub_blob(path: Path) -> None:
-    """Re-hash a file in the Hugging Face cache against its blob name.
+def _verify_hub_blob(path: Path, pinned_sha256: str | None = None) -> None:
+    """Check a file huggingface_hub returned from its cache before anything reads it.
 
-    The cache keeps large (LFS) files as ``blobs/<sha256>`` with the snapshot entry linking to it, so a
-    file changed after download no longer matches its own name. Small files are named by their git hash
-    instead and are left alone.
+    The threat model: files in the cache that changed after download -- corrupted, truncated, or replaced
+    by hand or by another program. The cache keeps each file once, as ``blobs/<hash>`` (SHA-256 for large
+    files, the git blob SHA-1 for small ones), and links ``snapshots/<revision>/<name>`` to it. So:
+
+    - a snapshot entry must be a link into the repository's ``blobs/`` folder (where the file system has
+      links; huggingface_hub copies files where it has none), not a plain file put in its place;
+    - the blob must hash to its own name, so a file changed in place is refused;
+    - where the published digest is known (``pinned_sha256``), the blob must have it. Without one, a foreign
+      file renamed to its own hash and linked in its place cannot be told from the real one: that takes a
+      pinned digest, which the table records where the publisher gives one.
     """
-    blob = path.resolve()
-    if blob.parent.name == "blobs" and _SHA256_NAME.fullmatch(blob.name):
-        verify_hash_prefix(blob, blob.name, shown=path)
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import are_symlinks_supported
+
+    repair = f"Delete {path.parent.parent.parent} and download the repository again."
+    if not path.is_symlink():
+        if are_symlinks_supported(constants.HF_HUB_CACHE):
+            raise WeightsError(
+                f"{path} is a plain file where the Hugging Face cache keeps a link to a verified blob: it was "
+                f"replaced after download, and cnnzoo does not load it. {repair}"
+            )
+        blob = path
+    else:
+        blob = path.resolve()
+        if blob.parent.name != "blobs" or blob.parent.parent != path.parent.parent.parent.resolve() or not blob.is_file():
+            raise WeightsError(f"{path} links to {blob}, outside the cache's blobs of its repository. {repair}")
+        if _SHA256_NAME.fullmatch(blob.name):
+            verify_hash_prefix(blob, blob.name, shown=path)
+        elif _GIT_SHA1_NAME.fullmatch(blob.name):
+            data = blob.read_bytes()
+            actual = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+            if actual != blob.name:
+                raise WeightsError(f"{path} fails its hash check: its blob is named {blob.name} but hashes to {actual}. {repair}")
+        else:
+            raise WeightsError(f"{path} links to {blob.name}, which is not named by its hash as cache blobs are. {repair}")
+    if pinned_sha256 is not None and sha256_of(blob) != pinned_sha256:
+        raise WeightsError(
+            f"{path} is not the published file: its SHA-256 is {sha256_of(blob)}, the publisher's is {pinned_sha256}. "
+            f"{repair}"
+        )
 
 
 def sha256_of(path: Path) -> str:
@@ -317,21 +364,32 @@ def _url_download(entry: PretrainedTag) -> Path:
 
 def _fetch_tag(entry: PretrainedTag) -> Path:
     if entry.hf_hub_id:
-        return _hf_download(entry.hf_hub_id, WEIGHTS_NAME, what=entry.name)
+        return _hf_download(entry.hf_hub_id, WEIGHTS_NAME, what=entry.name, pinned_sha256=entry.sha256)
     return _url_download(entry)
 
 
 # -- reading -------------------------------------------------------------------------------------------
 
 
-def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read a ``.safetensors`` or ``.pth``/``.pt``/``.bin`` checkpoint into a flat state_dict on the CPU.
+#: Suffixes read as torch.save checkpoints (weights_only); ``.safetensors`` is read with safetensors.
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".tar")
+#: Keys under which training loops (PyTorch Lightning, the PyTorch examples) nest a state_dict.
+_WRAPPERS = ("state_dict", "model_state_dict", "model")
+#: Prefixes that wrappers add to every key: DistributedDataParallel's and torch.compile's.
+_PREFIXES = ("module.", "_orig_mod.")
+_LIGHTNING_PREFIX = "model."
 
-    ``.pth`` files are read with ``weights_only=True``; a checkpoint dict holding ``state_dict`` or
-    ``model`` is unwrapped, and DistributedDataParallel's ``module.`` prefix is removed.
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read a ``.safetensors`` checkpoint, or a ``torch.save`` one, into a flat state_dict on the CPU.
+
+    Files ending in ``.safetensors`` are read with safetensors; any other file (``.pt``, ``.pth``, ``.bin``,
+    ``.ckpt``, ``.tar``) with ``torch.load(weights_only=True)``. A checkpoint dict holding ``state_dict``,
+    ``model_state_dict`` or ``model`` (PyTorch Lightning's and the PyTorch examples' layouts) is unwrapped,
+    and DistributedDataParallel's ``module.`` and torch.compile's ``_orig_mod.`` prefixes are removed.
 
     Raises:
-        WeightsError: for a missing, truncated, corrupt or unreadable file.
+        WeightsError: for a missing, truncated, corrupt, foreign or unreadable file, naming it.
     """
     path = Path(path)
     if not path.is_file():
@@ -343,26 +401,42 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             state: Any = load_file(str(path), device="cpu")
         except Exception as exc:
             raise WeightsError(
-                f"{path} is not a readable safetensors file ({exc}); it is truncated or corrupt. Delete it "
-                f"and download it again."
+                f"{path} is not a readable safetensors file ({type(exc).__name__}: {exc}); it is truncated or "
+                f"corrupt, or not a checkpoint at all. Delete it and download or save it again."
             ) from exc
     else:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        except Exception as exc:  # unpickling a foreign file raises anything from KeyError to UnicodeDecodeError
             raise WeightsError(
                 f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc}); it is truncated, "
-                f"corrupt, or holds more than tensors (only weights_only=True files are loaded). Delete it "
-                f"and download it again, or save it with torch.save(model.state_dict(), PATH)."
+                f"corrupt, not a checkpoint at all, or holds more than tensors (only weights_only=True files are "
+                f"loaded). Save one with torch.save(model.state_dict(), PATH) or cnnzoo.save_pretrained."
             ) from exc
-    for wrapper in ("state_dict", "model"):
+    for wrapper in _WRAPPERS:
         if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
             state = state[wrapper]
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path} holds no state_dict (a mapping of names to tensors).")
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return dict(state)
+            break
+    if not isinstance(state, Mapping) or not state or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise WeightsError(
+            f"{path} holds no state_dict (a mapping of parameter names to tensors, or one under "
+            f"{', '.join(repr(w) for w in _WRAPPERS)})."
+        )
+    return _strip_prefixes(dict(state), _PREFIXES)
+
+
+def _strip_prefixes(state: dict[str, torch.Tensor], prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """Remove each of ``prefixes`` that every key carries, as often as they nest ("module._orig_mod.")."""
+    stripped = True
+    while stripped and state:
+        stripped = False
+        for prefix in prefixes:
+            if all(k.startswith(prefix) for k in state):
+                consume_prefix_in_state_dict_if_present(state, prefix)
+                stripped = True
+    return state
 
 
 # -- adapting and loading ------------------------------------------------------------------------------
@@ -438,11 +512,13 @@ def load_pretrained(
     path, entry = _resolve(model, source)
     state = read_state_dict(path)
     report = LoadReport(source=str(path), tag=entry.tag if entry else None)
+    own = model.state_dict()
+    # a LightningModule that holds the network as self.model saves every key under "model."
+    if not any(k.startswith(_LIGHTNING_PREFIX) for k in own):
+        state = _strip_prefixes(state, (_LIGHTNING_PREFIX, *_PREFIXES))
     filter_fn = getattr(model, "checkpoint_filter", None)
     if callable(filter_fn):
         state = filter_fn(state)
-
-    own = model.state_dict()
     first_conv = (getattr(model, "default_cfg", None) or {}).get("first_conv")
     key = f"{first_conv}.weight" if first_conv else None
     if key in state and key in own and state[key].dim() == 4 and state[key].shape[1] != own[key].shape[1]:
@@ -455,9 +531,12 @@ def load_pretrained(
     classifier_keys = set(_classifier_keys(model))
     unexpected = [k for k in state if k not in own]
     missing = [k for k in own if k not in state]
-    mismatched = [k for k in state if k in own and state[k].shape != own[k].shape and k not in classifier_keys]
-    if unexpected or mismatched or (missing and strict):
-        raise WeightsError(_mismatch_message(model, path, own, state, missing, unexpected, mismatched))
+    # a class layer may differ in its class dimension (the first) alone; every other shape must be equal
+    mismatched = [k for k in state if k in own and state[k].shape != own[k].shape
+                  and not (k in classifier_keys and state[k].shape[1:] == own[k].shape[1:])]
+    retyped = [k for k in state if k in own and state[k].is_floating_point() != own[k].is_floating_point()]
+    if unexpected or mismatched or retyped or (missing and strict):
+        raise WeightsError(_mismatch_message(model, path, own, state, missing, unexpected, mismatched, retyped))
 
     for k in sorted(classifier_keys & set(state)):
         if state[k].shape != own[k].shape:
@@ -487,7 +566,7 @@ def _classifier_keys(model: nn.Module) -> list[str]:
 
 
 def _mismatch_message(model: nn.Module, path: Path, own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor],
-                      missing: list[str], unexpected: list[str], mismatched: list[str]) -> str:
+                      missing: list[str], unexpected: list[str], mismatched: list[str], retyped: list[str]) -> str:
     architecture = (getattr(model, "default_cfg", None) or {}).get("architecture", type(model).__name__)
     common = len(set(own) & set(state))
     lines = [
@@ -500,11 +579,33 @@ def _mismatch_message(model: nn.Module, path: Path, own: Mapping[str, torch.Tens
         lines.append(f"Not in the model: {_describe(unexpected)}.")
     if mismatched:
         lines.append("Shape differs: " + _describe([f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in mismatched]) + ".")
+    if retyped:
+        lines.append("Type differs: " + _describe([f"{k} {state[k].dtype} vs {own[k].dtype}" for k in retyped]) + ".")
     lines.append(
         "Is it a checkpoint of another architecture, or another variant (depth, width, BatchNorm)? Load it into "
         "the model it was saved from; nothing was loaded."
     )
     return " ".join(lines)
+
+
+def is_path(text: str | os.PathLike[str]) -> bool:
+    """Whether a source names a file or folder rather than a model, tag or repository.
+
+    A path is a ``PathLike``, or a string that is absolute, starts with ``./``, ``../`` or ``~``, contains a
+    path separator, or ends in a checkpoint suffix (``.safetensors``, ``.pth``, ...). A bare word
+    (``"resnet50"``, ``"tv_in1k"``, ``"flowers"``) never is, whatever folders the working directory holds.
+    """
+    if isinstance(text, os.PathLike):
+        return True
+    if not isinstance(text, str) or text.startswith(HF_PREFIX):
+        return False
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return (
+        any(sep in text for sep in separators)
+        or text.startswith("~")
+        or os.path.isabs(text)
+        or Path(text).suffix in (".safetensors", *CHECKPOINT_SUFFIXES)
+    )
 
 
 def _resolve(model: nn.Module, source: str | os.PathLike[str] | bool) -> tuple[Path, PretrainedTag | None]:
@@ -515,23 +616,26 @@ def _resolve(model: nn.Module, source: str | os.PathLike[str] | bool) -> tuple[P
             raise WeightsError("This model was not built by cnnzoo.create; pass a file or hf-hub:ORG/REPO.")
         entry = get_tag(architecture)
         return _fetch_tag(entry), entry
-    if isinstance(source, (str, os.PathLike)):
-        text = os.fspath(source)
-        if text.startswith(HF_PREFIX):
-            return _hf_download(text[len(HF_PREFIX):], WEIGHTS_NAME, what=text), None
+    if not isinstance(source, (str, os.PathLike)) or isinstance(source, bool):
+        raise WeightsError(f"pretrained must be True, a tag, a path or 'hf-hub:ORG/REPO'; got {source!r}.")
+    text = os.fspath(source)
+    if text.startswith(HF_PREFIX):
+        return _hf_download(text[len(HF_PREFIX):], WEIGHTS_NAME, what=text), None
+    if is_path(source):
         candidate = Path(text).expanduser()
-        if candidate.is_dir():
-            return candidate / WEIGHTS_NAME, None
-        if candidate.suffix in (".safetensors", ".pth", ".pt", ".bin") or os.sep in text:
-            return candidate, None
-        model_name, _, tag = text.rpartition(".")
-        if model_name and model_name != architecture:
-            raise WeightsError(f"Weights {text!r} are for {model_name!r}, not for this {architecture!r} model.")
-        if not architecture:
-            raise WeightsError(f"{text!r} is neither a file nor hf-hub:ORG/REPO, and the model has no architecture name.")
-        entry = get_tag(architecture, tag)
-        return _fetch_tag(entry), entry
-    raise WeightsError(f"pretrained must be True, a tag, a path or 'hf-hub:ORG/REPO'; got {source!r}.")
+        return (candidate / WEIGHTS_NAME if candidate.is_dir() else candidate), None
+    model_name, _, tag = text.rpartition(".")
+    if model_name and model_name != architecture:
+        raise WeightsError(f"Weights {text!r} are for {model_name!r}, not for this {architecture!r} model.")
+    if not architecture:
+        raise WeightsError(f"{text!r} is neither a path nor hf-hub:ORG/REPO, and the model has no architecture name.")
+    if tag not in tags_of(architecture) and Path(text).exists():
+        raise WeightsError(
+            f"{text!r} is not a pretrained tag of {architecture!r} (its tags: {', '.join(tags_of(architecture)) or 'none'}); "
+            f"to load the file or folder of that name, pass it as a path: './{text}'."
+        )
+    entry = get_tag(architecture, tag)
+    return _fetch_tag(entry), entry
 
 
 # -- saving and sharing --------------------------------------------------------------------------------
@@ -545,18 +649,39 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def save_pretrained(model: nn.Module, directory: str | os.PathLike[str]) -> Path:
+def _describe_model(model: nn.Module, architecture: str) -> dict[str, Any]:
+    """What a saved config says the model is: architecture, classes, channels, options, head."""
+    cfg = getattr(model, "default_cfg", None) or {}
+    return {
+        "architecture": architecture,
+        "num_classes": getattr(model, "num_classes", cfg.get("num_classes")),
+        "in_chans": getattr(model, "in_chans", (cfg.get("input_size") or [3])[0]),
+        "model_args": _jsonable(getattr(model, "model_args", {})),
+        "head": _jsonable(getattr(model, "head_config", None)),
+    }
+
+
+def save_pretrained(model: nn.Module, directory: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write ``model.safetensors`` and ``config.json`` so ``cnnzoo.create(directory)`` rebuilds the model.
 
     ``config.json`` holds the architecture name, ``num_classes``, ``in_chans``, the architecture options
-    the model was built with, the head :func:`cnnzoo.replace_head` gave it (if any) and its
-    ``default_cfg``; timm reads the same fields.
+    the model was built with, the head :meth:`~cnnzoo.models.ZooModel.replace_head` gave it (if any) and
+    its ``default_cfg``; timm reads the same fields. Each file is written under a temporary name and then
+    renamed, so an interrupted save leaves the folder as it was.
+
+    Args:
+        model: a model built by :func:`cnnzoo.create`.
+        directory: the folder (created if needed).
+        overwrite: replace a saved model of another architecture, class count, channel count, options or
+            head. Without it such a folder is refused; a folder holding this same model (an earlier save
+            during training, say) is updated.
 
     Returns:
         The directory.
 
     Raises:
-        WeightsError: for a model not built with :func:`cnnzoo.create` (its architecture is unknown).
+        WeightsError: for a model not built with :func:`cnnzoo.create` (its architecture is unknown), or a
+            folder that holds another model (without ``overwrite=True``) or is a file.
     """
     from safetensors.torch import save_file
 
@@ -564,47 +689,101 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike[str]) -> Path
 
     cfg = dict(getattr(model, "default_cfg", None) or {})
     architecture = cfg.get("architecture")
-    if not architecture or not registry.is_model(architecture):
+    if not isinstance(architecture, str) or not registry.is_model(architecture):
         raise WeightsError(
             "save_pretrained needs a model built by cnnzoo.create (or a registered builder), so that "
             "create(directory) knows which architecture to build; this one has no registered architecture "
             f"({architecture!r})."
         )
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = Path(directory).expanduser()
+    config = {**_describe_model(model, architecture), "pretrained_cfg": _jsonable(cfg)}
+    if directory.exists() and not directory.is_dir():
+        raise WeightsError(f"{directory} is a file, not a folder; save_pretrained writes a folder. Pick another path.")
+    if not overwrite:
+        _refuse_another_model(directory, config)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(directory / WEIGHTS_NAME), metadata={"format": "pt", "architecture": architecture})
-    config = {
-        "architecture": architecture,
-        "num_classes": getattr(model, "num_classes", cfg.get("num_classes")),
-        "in_chans": getattr(model, "in_chans", (cfg.get("input_size") or [3])[0]),
-        "model_args": _jsonable(getattr(model, "model_args", {})),
-        "head": _jsonable(getattr(model, "head_config", None)),
-        "pretrained_cfg": _jsonable(cfg),
-    }
-    (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[tuple[Path, Path]] = []
+    try:
+        for name in (WEIGHTS_NAME, CONFIG_NAME):
+            handle, scratch = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=directory)
+            os.close(handle)
+            written.append((Path(scratch), directory / name))
+        save_file(tensors, str(written[0][0]), metadata={"format": "pt", "architecture": architecture})
+        written[1][0].write_text(json.dumps(config, indent=2) + "\n")
+        for scratch, target in written:
+            os.replace(scratch, target)
+    finally:
+        for scratch, _ in written:
+            scratch.unlink(missing_ok=True)
     return directory
 
 
+def _refuse_another_model(directory: Path, config: dict[str, Any]) -> None:
+    """Raise unless ``directory`` is free for ``config``'s model: absent, without a saved model, or this model's."""
+    if not directory.is_dir() or not any((directory / n).exists() for n in (WEIGHTS_NAME, CONFIG_NAME)):
+        return
+    hint = "Save to another folder, or pass overwrite=True to replace it."
+    try:
+        saved = json.loads((directory / CONFIG_NAME).read_text())
+    except (OSError, ValueError):
+        raise WeightsError(f"{directory} already holds a model whose {CONFIG_NAME} is missing or unreadable. {hint}") from None
+    if not isinstance(saved, dict):
+        raise WeightsError(f"{directory} holds a {CONFIG_NAME} that describes no model. {hint}")
+    differs = [key for key in ("architecture", "num_classes", "in_chans", "model_args", "head")
+               if saved.get(key, {} if key == "model_args" else None) != config[key]]
+    if differs:
+        what = ", ".join(f"{key} {saved.get(key)!r} (this model: {config[key]!r})" for key in differs)
+        raise WeightsError(f"{directory} already holds another model: {what}. {hint}")
+
+
 def read_config(source: str | os.PathLike[str]) -> tuple[dict[str, Any], Path]:
-    """The ``config.json`` of a directory or ``hf-hub:ORG/REPO``, and the path of its weights file."""
+    """The ``config.json`` of a directory or ``hf-hub:ORG/REPO``, checked, and the path of its weights file.
+
+    Raises:
+        WeightsError: for a missing or unreadable file, or one whose fields do not describe a model (each
+            field's type is checked; the architecture must be registered).
+    """
+    from cnnzoo import registry
+
     text = os.fspath(source)
     if text.startswith(HF_PREFIX):
         repo = text[len(HF_PREFIX):]
         config_path = _hf_download(repo, CONFIG_NAME, what=text)
         weights = _hf_download(repo, WEIGHTS_NAME, what=text)
     else:
-        config_path = Path(text) / CONFIG_NAME
-        weights = Path(text) / WEIGHTS_NAME
+        config_path = Path(text).expanduser() / CONFIG_NAME
+        weights = Path(text).expanduser() / WEIGHTS_NAME
         if not config_path.is_file():
             raise WeightsError(f"{text} has no {CONFIG_NAME}; write one with cnnzoo.save_pretrained(model, directory).")
     try:
         config = json.loads(Path(config_path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         raise WeightsError(f"{config_path} is not readable JSON: {exc}") from exc
-    if not isinstance(config, dict) or "architecture" not in config:
-        raise WeightsError(f"{config_path} names no architecture.")
-    return config, weights
+    if not isinstance(config, dict):
+        raise WeightsError(f"{config_path} holds {type(config).__name__}, not a JSON object describing a model.")
+
+    def bad(field: str, expected: str) -> WeightsError:
+        return WeightsError(f"{config_path}: {field} must be {expected}, got {config.get(field)!r}. Save the model "
+                            "again with cnnzoo.save_pretrained, or correct the file.")
+
+    architecture = config.get("architecture")
+    if not isinstance(architecture, str) or not architecture:
+        raise bad("architecture", "a registered model name such as 'resnet50'")
+    if not registry.is_model(architecture):
+        raise WeightsError(f"{config_path} names the architecture {architecture!r}, which is not registered "
+                           "(cnnzoo.list_models() shows those that are; register your own with @cnnzoo.register_model).")
+    for field in ("num_classes", "in_chans"):
+        value = config.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**7):
+            raise bad(field, "a whole number from 1 to 10,000,000, or absent")
+    for field in ("model_args", "pretrained_cfg"):
+        if config.get(field) is not None and not isinstance(config.get(field), dict):
+            raise bad(field, "a JSON object, or absent")
+    head = config.get("head")
+    if head is not None and (not isinstance(head, dict) or not set(head) <= {"num_classes", "hidden", "dropout"}):
+        raise bad("head", "null or an object with hidden and dropout")
+    return config, Path(weights)
 
 
 def push_to_hub(model: nn.Module, repo_id: str, *, private: bool = False, commit_message: str = "Upload cnnzoo model",

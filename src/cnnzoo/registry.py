@@ -22,7 +22,7 @@ from torch import nn
 
 from cnnzoo import pretrained as pretrained_module
 from cnnzoo._meta import count_flops
-from cnnzoo.errors import RegistryError, UnknownModelError, WeightsError, check_positive_int
+from cnnzoo.errors import CnnzooValueError, RegistryError, UnknownModelError, WeightsError, check_positive_int
 from cnnzoo.pretrained import PretrainedTag
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 
@@ -206,6 +206,7 @@ def register_model(
             model.model_args = {k: v for k, v in kwargs.items() if k not in ("num_classes", "in_chans")}
             return model
 
+        _cached_info.cache_clear()  # a re-registered name describes its new builder
         _REGISTRY[model_name] = ModelEntry(
             name=model_name,
             builder=build,
@@ -277,6 +278,11 @@ def get_entry(name: str) -> ModelEntry:
     Raises:
         UnknownModelError: for an unregistered name, listing the closest registered names.
     """
+    if not isinstance(name, str):
+        raise UnknownModelError(
+            f"A model name is a string such as 'resnet50' (cnnzoo.list_models() lists them); got {name!r} "
+            f"({type(name).__name__})."
+        )
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -294,10 +300,6 @@ def get_entry(name: str) -> ModelEntry:
     ) from None
 
 
-def _is_saved_directory(name: str) -> bool:
-    return (Path(name).expanduser() / pretrained_module.CONFIG_NAME).is_file()
-
-
 def create(
     name: str | os.PathLike[str],
     *,
@@ -312,7 +314,9 @@ def create(
 
     Args:
         name: a registered model name (see :func:`list_models`); ``"name.tag"`` for a model with the
-            weights of that tag; a directory written by :func:`cnnzoo.save_pretrained`; or
+            weights of that tag; the path of a directory written by :func:`cnnzoo.save_pretrained` (a
+            ``PathLike``, or a string that is absolute, starts with ``./`` or ``~`` or contains a separator:
+            a bare word always means a registered model, whatever folders the working directory holds); or
             ``"hf-hub:ORG/REPO"`` for such a directory (or a timm model repository) on the Hugging Face Hub.
         pretrained: ``True`` for the model's default weights (see :func:`model_info`), a tag
             (``"tv2_in1k"``), a path to a ``.safetensors``/``.pth`` file, or ``"hf-hub:ORG/REPO"``. Weights
@@ -324,8 +328,9 @@ def create(
             LeNet-5 and the CIFAR networks) when None.
         in_chans: input channels; the model's default (3, or 1 for LeNet-5) when None.
         features_only: return a :class:`~cnnzoo.transfer.FeatureExtractor` whose forward gives the feature
-            maps at the end of the model's stages, with ``feature_info`` describing them.
-        out_indices: which stages' maps ``features_only`` returns (all when None).
+            maps at the end of the model's stages, with ``feature_info`` describing them (for a saved
+            directory too).
+        out_indices: which stages' maps ``features_only`` returns, as a sequence (all when None).
         **kwargs: architecture options of the model's class (``aux_logits=True`` for GoogLeNet,
             ``drop_rate=0.2`` for DenseNet, ...).
 
@@ -347,14 +352,27 @@ def create(
         kwargs["num_classes"] = check_positive_int("num_classes", num_classes)
     if in_chans is not None:
         kwargs["in_chans"] = check_positive_int("in_chans", in_chans)
+    if not isinstance(name, (str, os.PathLike)):
+        raise UnknownModelError(
+            f"create() takes a model name such as 'resnet50' (cnnzoo.list_models() lists them), a folder path "
+            f"written by save_pretrained, or 'hf-hub:ORG/REPO'; got {name!r} ({type(name).__name__})."
+        )
+    if not isinstance(features_only, bool):
+        raise CnnzooValueError(f"features_only must be True or False, got {features_only!r}.")
+    if out_indices is not None:
+        if not features_only:
+            raise CnnzooValueError("out_indices chooses the feature maps of features_only=True; pass features_only=True too.")
+        from cnnzoo.transfer import _check_out_indices
+
+        _check_out_indices(out_indices)  # before anything is built or downloaded
+    if pretrained_module.is_path(name) or os.fspath(name).startswith(pretrained_module.HF_PREFIX):
+        return _create_from_saved(os.fspath(name), pretrained, kwargs, features_only, out_indices)
     name = os.fspath(name)
-    if name.startswith(pretrained_module.HF_PREFIX) or _is_saved_directory(name):
-        return _create_from_saved(name, pretrained, kwargs)
 
     model_name, tag = name, None
     if name not in _REGISTRY and "." in name:
         model_name, _, tag = name.rpartition(".")
-    entry = get_entry(model_name)
+    entry = _get_entry_or_folder_hint(model_name)
     source: bool | str | None = None
     tag_entry = None
     if tag is not None:
@@ -380,17 +398,37 @@ def create(
     model = entry.builder(**kwargs)
     if source:
         pretrained_module.load_pretrained(model, source)
-    if features_only:
-        from cnnzoo.transfer import FeatureExtractor
-
-        return FeatureExtractor(model, out_indices)
-    return model
+    return _features(model, features_only, out_indices)
 
 
-def _create_from_saved(name: str, pretrained: bool | str | None, kwargs: dict[str, Any]) -> nn.Module:
+def _features(model: nn.Module, features_only: bool, out_indices: Sequence[int] | None) -> nn.Module:
+    if not features_only:
+        return model
+    from cnnzoo.transfer import FeatureExtractor
+
+    return FeatureExtractor(model, out_indices)
+
+
+def _get_entry_or_folder_hint(name: str) -> ModelEntry:
+    """get_entry, naming the way to a saved model when a folder of that name exists and the name is not registered."""
+    if name not in _REGISTRY and (Path(name) / pretrained_module.CONFIG_NAME).is_file():
+        raise UnknownModelError(
+            f"{name!r} is not a registered model, but a folder of that name holds a saved model. A bare name "
+            f"always means a registered network; to load the folder, pass its path: cnnzoo.create('./{name}')."
+        )
+    return get_entry(name)
+
+
+def _create_from_saved(name: str, pretrained: bool | str | None, kwargs: dict[str, Any], features_only: bool,
+                       out_indices: Sequence[int] | None) -> nn.Module:
     """Rebuild a model from a save_pretrained directory or Hub repository, and load its weights."""
-    if isinstance(pretrained, str):
+    if pretrained not in (None, True, False):
         raise WeightsError(f"{name!r} brings its own weights; leave pretrained unset (or False for none).")
+    if not name.startswith(pretrained_module.HF_PREFIX) and not Path(name).expanduser().is_dir():
+        raise WeightsError(
+            f"{name} is not a folder. create() takes a folder written by cnnzoo.save_pretrained; load a single "
+            f"weights file into a named model with cnnzoo.create(NAME, pretrained={name!r})."
+        )
     config, weights = pretrained_module.read_config(name)
     saved_cfg = config.get("pretrained_cfg") or {}
     model_args = dict(config.get("model_args") or {})
@@ -402,17 +440,15 @@ def _create_from_saved(name: str, pretrained: bool | str | None, kwargs: dict[st
     model = create(config["architecture"], pretrained=False, **{**model_args, **kwargs})
     head = config.get("head")
     if head:
-        from cnnzoo.transfer import replace_head
-
         # the saved head; a new num_classes keeps its hidden layer and gets a fresh last layer
-        replace_head(model, **{**head, "num_classes": model.num_classes})
+        model.replace_head(model.num_classes, hidden=head.get("hidden"), dropout=head.get("dropout", 0.0))
     if pretrained is not False:
         pretrained_module.load_pretrained(model, weights)
         keep = {k: tuple(v) if isinstance(v, list) else v for k, v in saved_cfg.items()
                 if k in ("mean", "std", "interpolation", "crop_pct", "tag", "source", "license")}
         if model.default_cfg.get("input_size", (None,))[0] == in_chans:
             model.default_cfg = {**model.default_cfg, **keep}
-    return model
+    return _features(model, features_only, out_indices)
 
 
 @functools.lru_cache(maxsize=None)

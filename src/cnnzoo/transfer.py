@@ -9,6 +9,7 @@ mode the model is in, until :func:`unfreeze`.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -16,8 +17,8 @@ import torch
 from torch import nn
 
 from cnnzoo._meta import meta_forward
-
-from cnnzoo.errors import CnnzooValueError, check_positive_int
+from cnnzoo.errors import CnnzooValueError, check_non_negative_float, check_positive_float
+from cnnzoo.layers.classifier import auto_hidden_width
 
 __all__ = [
     "freeze_backbone", "freeze", "unfreeze", "replace_head", "param_groups", "auto_hidden_width", "FeatureExtractor",
@@ -75,8 +76,9 @@ def freeze_backbone(model: nn.Module, train_bn: bool = False) -> nn.Module:
         >>> [n for n, p in model.named_parameters() if p.requires_grad]
         ['fc.weight', 'fc.bias']
     """
+    head = list(_classifier(model).parameters())  # checked before anything is frozen
     _freeze_modules(model, list(model.children()), train_bn)
-    for parameter in _classifier(model).parameters():
+    for parameter in head:
         parameter.requires_grad_(True)
     return model
 
@@ -128,25 +130,13 @@ def unfreeze(model: nn.Module) -> nn.Module:
     return model
 
 
-def auto_hidden_width(num_features: int, num_classes: int) -> int:
-    """The seed tutorials' hidden width: ``2 ** (floor(log2 F) - floor(log2 floor(sqrt(F / C))))``.
-
-    128 for ResNet-50 (F=2048) or DenseNet-121 (F=1024) with 5 classes. When ``C > F`` the square root is
-    below one and the rule breaks down; the head is then ``F`` wide.
-    """
-    root = math.isqrt(num_features // num_classes) if num_classes <= num_features else 0
-    if root < 1:
-        return num_features
-    return 2 ** (math.floor(math.log2(num_features)) - math.floor(math.log2(root)))
-
-
 def replace_head(
     model: nn.Module,
     num_classes: int,
     hidden: int | Literal["auto"] | None = None,
     dropout: float = 0.0,
 ) -> nn.Module:
-    """Replace the classifier by a Linear layer, or by a two-layer MLP head.
+    """Replace the classifier by a Linear layer, or by a two-layer MLP head: ``model.replace_head`` as a function.
 
     Args:
         model: a cnnzoo model.
@@ -156,34 +146,14 @@ def replace_head(
         dropout: dropout before the last layer.
 
     Returns:
-        The model; ``model.get_classifier()`` is the new head, freshly initialised and trainable.
+        The model; ``model.get_classifier()`` is the new head, freshly initialised and trainable, and every
+        other head (GoogLeNet's auxiliary classifiers) has ``num_classes`` outputs too. See
+        :meth:`cnnzoo.models.ZooModel.replace_head`.
     """
-    check_positive_int("num_classes", num_classes)
-    if not 0.0 <= dropout < 1.0:
-        raise CnnzooValueError(f"dropout must be in [0, 1), got {dropout}.")
-    features = getattr(model, "num_features", None)
-    name = getattr(model, "classifier_name", None)
-    if not features or not name:
-        raise CnnzooValueError(f"{type(model).__name__} has no num_features/classifier_name; build it with cnnzoo.create.")
-    old = _classifier(model)
-    # NIN classifies with a 1x1 convolution on the map; its head stays convolutional
-    layer = getattr(model, "head_layer", nn.Linear)
-    if hidden == "auto":
-        hidden = auto_hidden_width(features, num_classes)
-    if hidden is None:
-        head: nn.Module = nn.Sequential(nn.Dropout(dropout), layer(features, num_classes)) if dropout else layer(features, num_classes)
-    else:
-        check_positive_int("hidden", hidden)
-        head = nn.Sequential(layer(features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout), layer(hidden, num_classes))
-    reference = next(old.parameters(), None)
-    if reference is not None:
-        head = head.to(device=reference.device, dtype=reference.dtype)
-    model.set_submodule(name, head)
-    # what save_pretrained records, so create(directory) rebuilds this head before loading its weights
-    model.head_config = {"num_classes": num_classes, "hidden": hidden, "dropout": dropout}
-    model.num_classes = num_classes
-    if isinstance(getattr(model, "default_cfg", None), dict):
-        model.default_cfg = {**model.default_cfg, "num_classes": num_classes}
+    method = getattr(model, "replace_head", None)
+    if not callable(method):
+        raise CnnzooValueError(f"{type(model).__name__} has no replace_head method; build it with cnnzoo.create.")
+    method(num_classes, hidden=hidden, dropout=dropout)
     return model
 
 
@@ -195,6 +165,10 @@ def param_groups(model: nn.Module, lr: float, head_lr_mult: float = 10.0, weight
     Example:
         >>> optimizer = torch.optim.SGD(cnnzoo.param_groups(model, lr=1e-3), momentum=0.9)
     """
+    lr = check_positive_float("lr", lr)
+    head_lr_mult = check_positive_float("head_lr_mult", head_lr_mult)
+    if weight_decay is not None:
+        weight_decay = check_non_negative_float("weight_decay", weight_decay)
     head = {id(p) for p in _classifier(model).parameters()}
     trainable = [p for p in model.parameters() if p.requires_grad]
     groups = [
@@ -216,6 +190,26 @@ class _ForwardFeatures(nn.Module):
         return self.model.forward_features(x)
 
 
+def _check_out_indices(out_indices: object) -> list[int] | None:
+    """``out_indices`` as a list of ints (numpy and torch integers accepted), or a named error."""
+    if out_indices is None:
+        return None
+    example = "a sequence of stage indices such as (1, 2, 3); for one stage write (2,)"
+    if isinstance(out_indices, (str, bytes)) or not isinstance(out_indices, Iterable):
+        raise CnnzooValueError(f"out_indices must be {example}; got {out_indices!r}.")
+    indices = []
+    for index in out_indices:
+        try:
+            if isinstance(index, bool):
+                raise TypeError
+            indices.append(operator.index(index))
+        except (TypeError, ValueError, RuntimeError):
+            raise CnnzooValueError(f"out_indices must be {example}; {index!r} is not a whole number.") from None
+    if not indices:
+        raise CnnzooValueError(f"out_indices is empty; give {example}, or None for every stage.")
+    return indices
+
+
 class FeatureExtractor(nn.Module):
     """A backbone that returns the feature map at the end of chosen stages (``features_only=True``).
 
@@ -235,6 +229,7 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, model: nn.Module, out_indices: Sequence[int] | None = None) -> None:
         super().__init__()
+        requested = _check_out_indices(out_indices)
         self.model = model
         channels = model.default_cfg["input_size"][0]
         # On the meta device a large input costs nothing, and there border effects all but vanish from
@@ -257,7 +252,7 @@ class FeatureExtractor(nn.Module):
             raise CnnzooValueError(f"{type(model).__name__} has no stage producing a feature map.")
         shapes[names[-1]] = tuple(last.shape)
         count = len(names)
-        indices = list(range(count)) if out_indices is None else list(out_indices)
+        indices = list(range(count)) if requested is None else requested
         for index in indices:
             if not -count <= index < count:
                 raise CnnzooValueError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -20,7 +20,8 @@ from torch.utils.checkpoint import checkpoint
 
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 from cnnzoo._geometry import min_input_side
-from cnnzoo.errors import InputShapeError, check_positive_int
+from cnnzoo.errors import InputShapeError, check_positive_int, check_probability
+from cnnzoo.layers.classifier import auto_hidden_width, mlp_head
 
 __all__ = ["ZooModel", "PooledClassifierModel", "CheckpointedSequential", "checkpoint_modules"]
 
@@ -113,6 +114,8 @@ class ZooModel(nn.Module):
         self.num_features = 0
         self.min_input_size: int | None = None
         self.default_cfg: dict[str, Any] = {}
+        #: The hidden width and dropout :meth:`replace_head` gave the head, or None for the architecture's own.
+        self.head_config: dict[str, Any] | None = None
 
     # -- construction ----------------------------------------------------------------------------
     def _finish_init(self) -> None:
@@ -204,6 +207,13 @@ class ZooModel(nn.Module):
                 f"{type(self).__name__} expects a batch of images shaped (N, C, H, W); got a "
                 f"{x.dim()}-d tensor of shape {tuple(x.shape)}.{hint}"
             )
+        if not x.is_floating_point():
+            raise InputShapeError(
+                f"{type(self).__name__} expects floating-point images, got {x.dtype}. Convert them as a "
+                "training pipeline does: torchvision.transforms.ToTensor() (or v2.ToDtype(torch.float32, "
+                "scale=True)) scales uint8 pixels to [0, 1], then Normalize(mean, std) from "
+                "cnnzoo.transforms_for(model)."
+            )
         if x.shape[1] != self.in_chans:
             raise InputShapeError(
                 f"{type(self).__name__} was built for {self.in_chans}-channel input but got {x.shape[1]} "
@@ -219,7 +229,10 @@ class ZooModel(nn.Module):
             )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last feature map of the backbone, before pooling and classifier."""
+        """The last feature map of the backbone, before pooling and classifier.
+
+        Implementations start with ``self.check_input(x)``, so a wrong input fails here with a named error.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement forward_features")
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -227,7 +240,7 @@ class ZooModel(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} must implement forward_head")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        # forward_features checks the input first
         return self.forward_head(self.forward_features(x))
 
     # -- the classifier --------------------------------------------------------------------------
@@ -235,8 +248,52 @@ class ZooModel(nn.Module):
         """The final classification layer (the one :meth:`reset_classifier` replaces)."""
         return self.get_submodule(self.classifier_name)
 
+    def replace_head(self, num_classes: int, hidden: int | Literal["auto"] | None = None, dropout: float = 0.0) -> None:
+        """Give the model a fresh classifier head of ``num_classes`` outputs: one layer, or a two-layer MLP.
+
+        Every head the model has follows (GoogLeNet's auxiliary classifiers too), and ``num_classes``,
+        ``head_config`` and ``default_cfg`` say what the model now is, which is what
+        :func:`cnnzoo.save_pretrained` records. Arguments are checked before anything changes: a call that
+        raises leaves the model as it was.
+
+        Args:
+            num_classes: outputs of the new head.
+            hidden: width of a hidden layer (layer-ReLU-Dropout-layer), ``"auto"`` for
+                :func:`cnnzoo.auto_hidden_width`, or None for the architecture's own single class layer.
+            dropout: dropout before the class layer, in [0, 1).
+
+        Example:
+            >>> model = cnnzoo.create("resnet50")
+            >>> model.replace_head(5, hidden="auto", dropout=0.2)   # Linear(2048, 128)-ReLU-Dropout-Linear(128, 5)
+        """
+        num_classes = check_positive_int("num_classes", num_classes)
+        dropout = check_probability("dropout", dropout)
+        if isinstance(hidden, str) and hidden == "auto":
+            hidden = auto_hidden_width(self.num_features, num_classes)
+        elif hidden is not None:
+            hidden = check_positive_int("hidden", hidden)
+        if hidden is not None:
+            head = mlp_head(self.head_layer, self.num_features, num_classes, hidden, dropout)
+        elif dropout:
+            head = nn.Sequential(nn.Dropout(dropout), self._new_classifier(num_classes))
+        else:
+            head = self._new_classifier(num_classes)
+        replacements = {self.classifier_name: head, **self._new_auxiliary_classifiers(num_classes)}
+        # everything is built: only now does the model change
+        for name, module in replacements.items():
+            reference = next(self.get_submodule(name).parameters(), None)
+            if reference is not None:
+                module = module.to(device=reference.device, dtype=reference.dtype)
+            self.set_submodule(name, module)
+        self.num_classes = num_classes
+        self.head_config = None if hidden is None and not dropout else {"hidden": hidden, "dropout": dropout}
+        self.default_cfg = {**self.default_cfg, "num_classes": num_classes}
+
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier with a freshly initialised one of ``num_classes`` outputs.
+
+        A head given by :meth:`replace_head` keeps its shape (hidden width and dropout) with fresh weights;
+        every other head the model has follows, as in :meth:`replace_head`.
 
         Example:
             >>> model = cnnzoo.create("resnet18")
@@ -244,19 +301,25 @@ class ZooModel(nn.Module):
             >>> model.get_classifier()
             Linear(in_features=512, out_features=5, bias=True)
         """
-        check_positive_int("num_classes", num_classes)
-        old = self.get_classifier()
-        new = self._new_classifier(num_classes)
-        reference = next(old.parameters(), None)
-        if reference is not None:
-            new = new.to(device=reference.device, dtype=reference.dtype)
-        self.set_submodule(self.classifier_name, new)
-        self.num_classes = num_classes
-        self.default_cfg = {**self.default_cfg, "num_classes": num_classes}
+        self.replace_head(num_classes, **(self.head_config or {}))
 
     def classifier_keys(self) -> list[str]:
-        """state_dict keys of the layers whose shape follows ``num_classes``."""
-        return [f"{self.classifier_name}.{name}" for name, _ in self.get_classifier().named_parameters()]
+        """state_dict keys of the class layers: the layers whose first dimension is ``num_classes``.
+
+        The last layer of the classifier (of an MLP head, its class layer, not its hidden one) and of every
+        auxiliary classifier. A checkpoint may differ from the model in these keys' first dimension only;
+        :func:`cnnzoo.load_pretrained` then keeps them freshly initialised.
+        """
+        head = self.get_classifier()
+        prefix = self.classifier_name
+        if isinstance(head, nn.Sequential):
+            index = max(i for i, layer in enumerate(head) if next(layer.parameters(), None) is not None)
+            head, prefix = head[index], f"{prefix}.{index}"
+        return [f"{prefix}.{name}" for name, _ in head.named_parameters()]
+
+    def _new_auxiliary_classifiers(self, num_classes: int) -> dict[str, nn.Module]:
+        """Fresh class layers for the model's other heads, by submodule path; none by default."""
+        return {}
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Turn a checkpoint in another library's layout into this model's; the identity by default.
@@ -301,6 +364,7 @@ class PooledClassifierModel(ZooModel):
         return stages
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         return self._checkpointed_stages(self.features, x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:

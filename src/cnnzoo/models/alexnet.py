@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import nn
 
-from cnnzoo.errors import CnnzooValueError, check_positive_int
+from cnnzoo.errors import CnnzooValueError, check_positive_int, check_probability
 from cnnzoo.layers import LocalResponseNorm
 from cnnzoo.models._base import PooledClassifierModel
 from cnnzoo.registry import register_model
@@ -47,6 +47,7 @@ class AlexNet(PooledClassifierModel):
         in_chans: int = 3,
     ) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
+        check_probability("dropout", dropout)
         if isinstance(conv_channels, (str, bytes)) or not isinstance(conv_channels, Sequence) or len(conv_channels) != 5:
             raise CnnzooValueError(f"conv_channels must be five channel counts (conv1 to conv5), got {conv_channels!r}.")
         c1, c2, c3, c4, c5 = (check_positive_int("conv_channels", c) for c in conv_channels)
@@ -108,6 +109,7 @@ class AlexNet2012(PooledClassifierModel):
 
     def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
+        check_probability("dropout", dropout)
 
         def lrn() -> LocalResponseNorm:
             return LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0, scale="paper")

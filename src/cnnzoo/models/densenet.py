@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from torch.nn.modules.utils import _pair
 
 from cnnzoo._cfg import CIFAR_MEAN, CIFAR_STD
+from cnnzoo.errors import check_probability
 from cnnzoo.models._base import ZooModel
 from cnnzoo.registry import register_model
 
@@ -573,6 +574,7 @@ class DenseNet(ZooModel):
         in_chans: int = 3,
     ) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
+        check_probability("drop_rate", drop_rate)
         if not 0 < compression <= 1:
             raise ValueError(f"compression must be in (0, 1], got {compression}.")
         if stem == "imagenet":
@@ -628,6 +630,7 @@ class DenseNet(ZooModel):
                 module.memory_efficient = self.memory_efficient or self.grad_checkpointing
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         features = self.features
         if not ((self.memory_efficient or self.grad_checkpointing) and self.training and torch.is_grad_enabled()
                 and not _has_hooks(features)):

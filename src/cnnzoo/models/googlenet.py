@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from cnnzoo._cfg import adapt_mean_std
 from cnnzoo._geometry import min_input_side
-from cnnzoo.errors import InputShapeError
+from cnnzoo.errors import InputShapeError, check_probability
 from cnnzoo.layers import LocalResponseNorm
 from cnnzoo.models._base import ZooModel
 from cnnzoo.registry import register_model
@@ -212,6 +212,7 @@ class _InceptionV1(ZooModel):
         return block(self.inception5b, block(self.inception5a, x)), aux1, aux2
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         return self._backbone(x)[0]
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -234,14 +235,15 @@ class _InceptionV1(ZooModel):
         """Initialise a classifier layer (the main one or an auxiliary head's last) as the recipe does."""
         self._init_weighted(layer)
 
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace the main classifier and, when present, the auxiliary classifiers' last layers."""
-        super().reset_classifier(num_classes)
-        for aux in (self.aux1, self.aux2):
+    def _new_auxiliary_classifiers(self, num_classes: int) -> dict[str, nn.Module]:
+        # the auxiliary classifiers' last layers follow the main classifier's class count
+        layers: dict[str, nn.Module] = {}
+        for name in ("aux1", "aux2"):
+            aux = getattr(self, name)
             if aux is not None:
-                reference = aux.fc2.weight
-                aux.fc2 = nn.Linear(aux.fc2.in_features, num_classes).to(reference.device, reference.dtype)
-                self._init_classifier(aux.fc2)
+                layers[f"{name}.fc2"] = nn.Linear(aux.fc2.in_features, num_classes)
+                self._init_classifier(layers[f"{name}.fc2"])
+        return layers
 
     def classifier_keys(self) -> list[str]:
         keys = super().classifier_keys()
@@ -294,6 +296,8 @@ class GoogLeNet(_InceptionV1):
         in_chans: int = 3,
     ) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
+        check_probability("dropout", dropout)
+        check_probability("dropout_aux", dropout_aux)
         self.aux_logits = aux_logits
         self.transform_input = transform_input
         self.conv1 = BasicConv2d(in_chans, 64, kernel_size=7, stride=2, padding=3)
@@ -386,6 +390,8 @@ class GoogLeNet2014(_InceptionV1):
         in_chans: int = 3,
     ) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
+        check_probability("dropout", dropout)
+        check_probability("dropout_aux", dropout_aux)
         self.aux_logits = aux_logits
 
         def lrn() -> LocalResponseNorm:

@@ -79,6 +79,7 @@ class LeNet5(ZooModel):
                 "c5": [self.features.c5, self.features.act5], "f6": [self.f6, self.act6]}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         return self._checkpointed_stages(self.features, x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:

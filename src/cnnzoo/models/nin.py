@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cnnzoo.errors import check_probability
 from cnnzoo.models._base import ZooModel
 from cnnzoo.registry import register_model
 
@@ -50,6 +51,7 @@ class NIN(ZooModel):
 
     def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
+        check_probability("dropout", dropout)
         layers = [
             *_mlpconv(1, in_chans, 96, 11, 4, 0, ("cccp1", "cccp2")),
             ("pool1", nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)),
@@ -89,6 +91,7 @@ class NIN(ZooModel):
         return stages
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         return self._checkpointed_stages(self.features, x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:

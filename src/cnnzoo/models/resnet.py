@@ -213,6 +213,7 @@ class ResNet(ZooModel):
                 "layer3": [self.layer3], "layer4": [self.layer4]}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
@@ -286,6 +287,7 @@ class CifarResNet(ZooModel):
         return {"stem": [self.conv1, self.bn1, self.relu], "layer1": [self.layer1], "layer2": [self.layer2], "layer3": [self.layer3]}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         x = self.relu(self.bn1(self.conv1(x)))
         return self.layer3(self.layer2(self.layer1(x)))
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnnzoo.errors import check_probability
 from cnnzoo.models._base import PooledClassifierModel
 from cnnzoo.registry import register_model
 
@@ -68,6 +69,7 @@ class VGG(PooledClassifierModel):
         in_chans: int = 3,
     ) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans)
+        check_probability("dropout", dropout)
         self.features = make_vgg_features(config, in_chans, batch_norm)
         self._block_starts: dict[int, str] = {}
         conv, block, after_pool = 0, 0, True
