@@ -95,7 +95,9 @@ def memory_in_subprocess(variant: str, depth: int, batch: int, size: int, thread
                str(batch), "--input-size", str(size), "--device", "cpu"]
     if threads:
         command += ["--threads", str(threads)]
-    result = subprocess.run(command, env={**os.environ, **MEASUREMENT_ENV}, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, env={**os.environ, **MEASUREMENT_ENV}, capture_output=True, text=True, check=False)
+    if result.returncode != 0:  # the child's own error, not only its exit status
+        sys.exit(f"measuring DenseNet-{depth} {variant} at batch {batch} failed:\n{result.stderr.strip()[-3000:]}")
     return float(result.stdout.strip().splitlines()[-1])
 
 

@@ -536,7 +536,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def bar_chart(result: dict[str, Any], path: Path) -> bool:
-    """A bar chart of images per second, one panel per mode; False when matplotlib is missing."""
+    """A bar chart of images per second, one panel per mode; False when matplotlib is missing or nothing ran."""
     try:
         import matplotlib
 
@@ -545,6 +545,8 @@ def bar_chart(result: dict[str, Any], path: Path) -> bool:
     except ImportError:
         return False
     records = result["results"]
+    if not records:  # every model skipped (out of memory, say): nothing to draw
+        return False
     modes = [m for m in MODES if any(r["mode"] == m for r in records)]
     models = list(dict.fromkeys(r["model"] for r in records))
     impls = list(dict.fromkeys(r["impl"] for r in records))
@@ -658,6 +660,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {path} and {path.with_suffix('.md').name}", end="")
     if bar_chart(result, path.with_suffix(".png")):
         print(f" and {path.with_suffix('.png').name}")
+    elif not records:
+        print("; no bar chart: no model ran")
     else:
         print("; no bar chart: matplotlib is not installed (pip install -e '.[bench]')")
     return 0
