@@ -4,30 +4,181 @@
     cnnzoo info NAME [--num-classes N] [--input-size C H W]
     cnnzoo memory NAME [--batch-size B] [--budget SIZE] [--input-size C H W] [--optimizer adam|adamw|sgd|none]
                        [--inference] [--dtype float32|bfloat16|float16] [--num-classes N]
+
+NAME is anything :func:`cnnzoo.create` builds without a download: a name from ``cnnzoo list``, a name with
+a pretrained tag (``resnet50.tv2_in1k``: the architecture those weights need, and which weights they are),
+or a directory written by :func:`cnnzoo.save_pretrained`. No weights are downloaded or allocated.
+
+Exit status, as grep has it: 0 for an answer; 1 for a negative one (``list`` matches nothing, ``memory``'s
+batch does not fit the budget); 2 for input the command cannot take, with one line on stderr
+(``cnnzoo info: error: ...``) and never a traceback; 130 when interrupted, 141 when the reader of its output
+goes away (``cnnzoo list | head -3``), quietly, as for a command killed by those signals. An error that is
+cnnzoo's own bug says so on that one line; ``CNNZOO_DEBUG=1`` shows its traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
 
 import torch
 
 import cnnzoo
-from cnnzoo.errors import CnnzooError, check_positive_int
+from cnnzoo import pretrained
+from cnnzoo.errors import CnnzooError, CnnzooValueError
+from cnnzoo.memory import estimate_memory, format_bytes, max_batch_size, parse_bytes
 
 __all__ = ["main"]
+
+# The limits of what the options take: far beyond any real use, and well inside what int64 tensor
+# shapes and byte counts hold, so a typo is refused at the boundary instead of overflowing in torch.
+#: ImageNet-21k has 21,841 classes and JFT-300M 18,291: a million is 45 times the largest label sets in
+#: use, and its classifier alone on AlexNet's 4096 features is 15 GiB of float32.
+MAX_CLASSES = 10**6
+#: 2**20 images: 16 times the largest batch ImageNet has been trained with (65,536 over a TPU pod, Ying et al. 2018).
+MAX_BATCH_SIZE = 2**20
+#: Hyperspectral cubes have a few hundred bands (AVIRIS: 224).
+MAX_CHANNELS = 1024
+#: 16384 pixels a side (268 megapixels); gigapixel slides are cut into tiles before a CNN sees them.
+MAX_SIDE = 2**14
+
+_DEBUG_VARIABLE = "CNNZOO_DEBUG"
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted (so a newline or an escape sequence shows as one), cut short if long."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: whitespace runs (newlines too) become one space, other control characters escapes."""
+    collapsed = " ".join(text.split())
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in collapsed)
+
+
+def _whole_number(text: str, smallest: int, largest: int, why: str) -> int:
+    """``text`` as an int from ``smallest`` to ``largest``, or an ArgumentTypeError saying what is expected."""
+    digits = text.strip()
+    if not re.fullmatch(r"[+-]?[0-9]+", digits):
+        raise argparse.ArgumentTypeError(f"must be a whole number from {smallest:,} to {largest:,}, got {_shown(text)}")
+    magnitude = digits.lstrip("+-").lstrip("0") or "0"
+    negative = digits.startswith("-") and magnitude != "0"
+    too_long = len(magnitude) > len(str(largest))  # looked at first: int() refuses more than 4300 digits
+    if negative or not too_long and int(magnitude) < smallest:
+        raise argparse.ArgumentTypeError(f"must be >= {smallest}, got {_shown(text)}")
+    if too_long or int(magnitude) > largest:
+        raise argparse.ArgumentTypeError(f"must be at most {largest:,} ({why}), got {_shown(text)}")
+    return int(magnitude)
+
+
+def _count(largest: int, why: str, name: str) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number from 1 to ``largest``."""
+
+    def parse(text: str) -> int:
+        return _whole_number(text, 1, largest, why)
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
+def _budget(text: str) -> int:
+    """An argparse ``type`` for --budget: a memory size as parse_bytes reads it, from one byte to 1 PiB."""
+    try:
+        return parse_bytes(text)
+    except CnnzooError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _InputSize(argparse.Action):
+    """--input-size C H W: checked as a whole, so the message can say which of the three is wrong."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        texts = list(values)  # type: ignore[call-overload]
+        limits = (("channels", MAX_CHANNELS), ("height", MAX_SIDE), ("width", MAX_SIDE))
+        size = []
+        for text, (what, largest) in zip(texts, limits):
+            try:
+                size.append(_whole_number(text, 1, largest, "pixels a side" if what != "channels" else "bands"))
+            except argparse.ArgumentTypeError as exc:
+                raise argparse.ArgumentError(
+                    self, f"must be C H W, whole numbers; its {what} {exc}"
+                ) from None
+        setattr(namespace, self.dest, tuple(size))
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr, with where to find the usage.
+
+    argparse prints its usage block before the error; a usage error should instead be one line like any
+    other failure of the command, so ``--help`` is named on that line rather than shown.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        # "argument --batch-size: must be >= 1" reads better as "--batch-size must be >= 1"
+        message = re.sub(r"^argument (\S+): (?=must )", r"\1 ", message)
+        message = _one_line(message).rstrip(".")
+        self.exit(2, f"{self.prog}: error: {message}. See `{self.prog} --help`.\n")
 
 
 def _format_size(size: Sequence[int]) -> str:
     return "x".join(str(s) for s in size)
 
 
+def _refuse_downloads(name: str) -> None:
+    if name.startswith(pretrained.HF_PREFIX):
+        repo = name[len(pretrained.HF_PREFIX):]
+        raise CnnzooValueError(
+            f"{name} would have to be downloaded, which this command does not do. Fetch it with "
+            f"`huggingface-cli download {repo} --local-dir DIR`, then run this command on DIR."
+        )
+
+
+def _named_weights(name: str) -> pretrained.PretrainedTag | None:
+    """The weights ``NAME.TAG`` names, as create reads it; None for a bare name, a directory or an unknown name."""
+    model_name, _, tag = name.rpartition(".")
+    if not model_name or not tag or "." in model_name or not cnnzoo.is_model(model_name):
+        return None
+    return pretrained.get_tag(model_name, tag)  # a WeightsError lists the model's tags
+
+
+def _weights_input(weights: pretrained.PretrainedTag) -> tuple[int, int, int]:
+    """The input ``create(NAME.TAG)`` says it takes (its ``default_cfg``): the weights' crop, the model's channels."""
+    return (cnnzoo.model_info(weights.model).input_size[0], weights.crop, weights.crop)
+
+
+def _is_saved_directory(name: str) -> bool:
+    # as create() reads NAME: a folder only when written as a path; a bare word is a registered name
+    return pretrained.is_path(name) and (Path(name).expanduser() / pretrained.CONFIG_NAME).is_file()
+
+
+def _model_name(text: str) -> str:
+    """An argparse ``type`` for NAME: refuses a path the file system will not even look at.
+
+    For a path, create() looks for a saved directory, and for a name too long for a file name ("File name too
+    long") or a home directory that does not exist ('~nobody') that look raises instead of answering no.
+    """
+    try:
+        _is_saved_directory(text)
+    except (OSError, RuntimeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise argparse.ArgumentTypeError(
+            f"{_shown(text)} is neither a model name (`cnnzoo list` shows them) nor a directory that can be "
+            f"opened ({reason.rstrip('.')})") from None
+    return text
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     names = cnnzoo.list_models(args.patterns or None)
     if not names:
-        print(f"No model matches {' '.join(args.patterns)}. Try `cnnzoo list` for all of them.", file=sys.stderr)
+        patterns = " ".join(_shown(p) for p in args.patterns)
+        print(f"No model matches {patterns}. Try `cnnzoo list` for all of them.", file=sys.stderr)
         return 1
     if not args.verbose:
         print("\n".join(names))
@@ -42,37 +193,70 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _describe_weights(tag: pretrained.PretrainedTag, default_tag: str | None) -> list[str]:
+    default = f", the default of {tag.model}" if tag.tag == default_tag else ""
+    cfg = tag.cfg()
+    return [
+        f"Weights:        {tag.name} ({tag.publisher}{default}); described, not downloaded",
+        f"Accuracy:       ImageNet-1k top-1 {tag.top1}%, top-5 {tag.top5}% at {tag.crop}px, as {tag.publisher} reports",
+        f"Weights input:  {_format_size(cfg['input_size'])}: resize {tag.resize}, centre crop {tag.crop} "
+        f"(crop_pct {cfg['crop_pct']:.3f}), {tag.interpolation}; mean {tag.mean}, std {tag.std}; "
+        f"{tag.num_classes} classes",
+        f"License:        {tag.license}",
+        f"Source:         {tag.source}",
+    ]
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
+    _refuse_downloads(args.name)
     kwargs: dict[str, int] = {}
     if args.num_classes is not None:
         kwargs["num_classes"] = args.num_classes
     if args.input_size is not None:
         kwargs["in_chans"] = args.input_size[0]
-    info = cnnzoo.model_info(args.name, **kwargs)
+    saved = _is_saved_directory(args.name)
+    weights = None if saved else _named_weights(args.name)
     with torch.device("meta"):
-        model = cnnzoo.create(args.name, **kwargs)
-    input_size = tuple(args.input_size) if args.input_size is not None else info.input_size
+        # pretrained=False: the architecture NAME.TAG or a saved directory needs, without reading weights
+        model = cnnzoo.create(args.name, pretrained=False, **kwargs)
+    cfg = model.default_cfg
+    facts = cnnzoo.model_info(cfg["architecture"])
+    if args.input_size is not None:
+        input_size = tuple(args.input_size)
+    elif weights is not None:
+        input_size = _weights_input(weights)
+    else:
+        input_size = tuple(cfg["input_size"])
     model.eval()
     try:
         model.check_input(torch.empty((1, *input_size), device="meta"))
     except CnnzooError as exc:
-        raise CnnzooError(f"--input-size {_format_size(input_size)}: {exc}") from None
+        raise CnnzooValueError(f"--input-size {_format_size(input_size)}: {exc}") from None
     table = cnnzoo.summary(model, input_size)
-    smallest = info.min_input_size
-    print(f"{info.name}  ({info.family})")
-    print(f"Paper:          {info.paper}")
-    print(f"Default input:  {_format_size(info.input_size)}" + (f" (smallest {smallest[1]}x{smallest[2]})" if smallest else ""))
-    print(f"Normalisation:  mean {info.mean}, std {info.std}; {info.interpolation} resize, crop {info.crop_pct}")
-    print(f"Classes:        {info.num_classes}")
-    if info.pretrained_tags:
-        for i, tag in enumerate(info.pretrained_tags):
+    smallest = cfg.get("min_input_size")
+    print(f"{args.name}  ({facts.family})")
+    if saved or weights is not None:
+        print(f"Architecture:   {facts.name}")
+    print(f"Paper:          {facts.paper}")
+    print(f"Default input:  {_format_size(cfg['input_size'])}"
+          + (f" (smallest {smallest[1]}x{smallest[2]})" if smallest else ""))
+    print(f"Normalisation:  mean {tuple(cfg['mean'])}, std {tuple(cfg['std'])}; {cfg['interpolation']} resize, "
+          f"crop {cfg['crop_pct']}")
+    print(f"Classes:        {cfg['num_classes']}")
+    if weights is not None:
+        print("\n".join(_describe_weights(weights, facts.default_tag)))
+    elif saved:
+        weights_file = Path(args.name) / pretrained.WEIGHTS_NAME
+        print(f"Weights:        {weights_file} (saved with cnnzoo.save_pretrained; not read)")
+    elif facts.pretrained_tags:
+        for i, tag in enumerate(facts.pretrained_tags):
             label = "Weights:" if i == 0 else ""
-            default = ", default" if tag.tag == info.default_tag else ""
-            print(f"{label:<16}{info.name}.{tag.tag} ({tag.publisher}{default}): ImageNet top-1 {tag.top1}%, "
+            default = ", default" if tag.tag == facts.default_tag else ""
+            print(f"{label:<16}{tag.name} ({tag.publisher}{default}): ImageNet top-1 {tag.top1}%, "
                   f"top-5 {tag.top5}% at {tag.crop}px; {tag.license}; {tag.source}")
     else:
         print("Weights:        none published; train from scratch or load your own with pretrained=PATH")
-    print(f"Parameters:     {info.parameters:,}")
+    print(f"Parameters:     {table.total_params:,}")
     print(f"FLOPs:          {table.flops / 1e9:.3f} GFLOPs per image at {_format_size(input_size)} "
           f"({table.flops / 2e9:.3f} G multiply-adds)")
     print(table)
@@ -80,11 +264,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_memory(args: argparse.Namespace) -> int:
-    from cnnzoo.memory import estimate_memory, format_bytes, max_batch_size, parse_bytes
-
-    budget = parse_bytes(args.budget) if args.budget is not None else None
+    _refuse_downloads(args.name)
+    budget = args.budget
+    weights = None if _is_saved_directory(args.name) else _named_weights(args.name)
     kwargs: dict[str, object] = {
-        "input_size": tuple(args.input_size) if args.input_size is not None else None,
+        # for NAME.TAG, the input those weights were trained on, as create(NAME.TAG).default_cfg says
+        "input_size": args.input_size if args.input_size is not None or weights is None else _weights_input(weights),
         "training": not args.inference,
         "optimizer": None if args.optimizer == "none" else args.optimizer,
         "dtype": getattr(torch, args.dtype),
@@ -93,8 +278,6 @@ def _cmd_memory(args: argparse.Namespace) -> int:
         kwargs["num_classes"] = args.num_classes
     if args.input_size is not None:
         kwargs["in_chans"] = args.input_size[0]
-    if args.batch_size is not None:
-        check_positive_int("--batch-size", args.batch_size)
     largest = max_batch_size(args.name, budget, **kwargs) if budget is not None else None
     batch_size = args.batch_size if args.batch_size is not None else largest or 32
     estimate = estimate_memory(args.name, batch_size, **kwargs)
@@ -111,21 +294,29 @@ def _cmd_memory(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``cnnzoo`` command."""
-    parser = argparse.ArgumentParser(prog="cnnzoo", description="Faithful classic CNN architectures for transfer learning.")
+    """The argument parser of the ``cnnzoo`` command; every option's value is checked as it is read."""
+    parser = _Parser(
+        prog="cnnzoo", description="Faithful classic CNN architectures for transfer learning.",
+        epilog="Exit status: 0 for an answer; 1 when `list` matches nothing or `memory`'s batch does not fit; "
+               f"2 for input a command cannot take, said in one line on stderr ({_DEBUG_VARIABLE}=1 shows the "
+               "traceback of an unexpected error).")
     parser.add_argument("--version", action="version", version=f"cnnzoo {cnnzoo.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    num_classes = _count(MAX_CLASSES, "far more than any image dataset has", "number_of_classes")
+    name_help = "a name from `cnnzoo list`, NAME.TAG for published weights, or a save_pretrained directory"
 
     listing = commands.add_parser("list", help="list model names, optionally filtered by wildcards")
     listing.add_argument("patterns", nargs="*", metavar="PATTERN", help="shell wildcard such as 'resnet*'")
     listing.add_argument("-v", "--verbose", action="store_true", help="add family, input size, parameters and GFLOPs")
     listing.set_defaults(run=_cmd_list)
 
-    info = commands.add_parser("info", help="describe one model: paper, input, parameters, FLOPs, layer table")
-    info.add_argument("name", help="a model name from `cnnzoo list`")
-    info.add_argument("--num-classes", type=int, metavar="N", help="classifier outputs (default: the model's)")
-    info.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
-                      help="input channels and size (default: the model's)")
+    info = commands.add_parser("info", help="describe one model: paper, input, weights, parameters, FLOPs, layers")
+    info.add_argument("name", type=_model_name, help=name_help)
+    info.add_argument("--num-classes", type=num_classes, metavar="N",
+                      help=f"classifier outputs, 1 to {MAX_CLASSES:,} (default: the model's)")
+    info.add_argument("--input-size", action=_InputSize, nargs=3, metavar=("C", "H", "W"),
+                      help=f"input channels (at most {MAX_CHANNELS}) and size (at most {MAX_SIDE} a side; "
+                           "default: the model's, or its weights' for NAME.TAG)")
     info.set_defaults(run=_cmd_info)
 
     memory = commands.add_parser(
@@ -133,30 +324,72 @@ def build_parser() -> argparse.ArgumentParser:
         description="Estimate the memory one training step (or inference pass) takes: parameters, gradients, "
                     "optimizer state, activations. With --budget, say whether it fits and the largest batch "
                     "that does; exits 1 when the batch does not fit.")
-    memory.add_argument("name", help="a model name from `cnnzoo list`")
-    memory.add_argument("--batch-size", type=int, metavar="B",
+    memory.add_argument("name", type=_model_name, help=name_help)
+    memory.add_argument("--batch-size", type=_count(MAX_BATCH_SIZE, "images per batch", "batch_size"), metavar="B",
                         help="images per batch (default: the largest within --budget, else 32)")
-    memory.add_argument("--budget", metavar="SIZE", help="memory available, such as 2GiB, 512MiB or 8GB")
-    memory.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
-                        help="input channels and size (default: the model's)")
+    memory.add_argument("--budget", type=_budget, metavar="SIZE",
+                        help="memory available, such as 2GiB, 512MiB or 8GB (at most 1024TiB)")
+    memory.add_argument("--input-size", action=_InputSize, nargs=3, metavar=("C", "H", "W"),
+                        help=f"input channels (at most {MAX_CHANNELS}) and size (at most {MAX_SIDE} a side; "
+                             "default: the model's, or its weights' for NAME.TAG)")
     memory.add_argument("--optimizer", choices=("adam", "adamw", "sgd", "none"), default="adam",
                         help="adam/adamw keep two states per parameter, sgd (with momentum) one (default: adam)")
     memory.add_argument("--inference", action="store_true", help="a forward pass without autograd instead of training")
     memory.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
                         help="type of weights and activations (default: float32)")
-    memory.add_argument("--num-classes", type=int, metavar="N", help="classifier outputs (default: the model's)")
+    memory.add_argument("--num-classes", type=num_classes, metavar="N",
+                        help=f"classifier outputs, 1 to {MAX_CLASSES:,} (default: the model's)")
     memory.set_defaults(run=_cmd_memory)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for bad input)."""
-    args = build_parser().parse_args(argv)
+def _fail(message: str) -> int:
+    print(_one_line(message), file=sys.stderr)
+    return 2
+
+
+def _discard_stdout() -> None:
+    """Point the process's stdout at /dev/null, so the interpreter's last flush meets no broken pipe."""
+    if sys.stdout is not sys.__stdout__:  # called in-process (a test, a notebook): leave its streams alone
+        return
     try:
-        return int(args.run(args))
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status (see the module's description); never raises.
+
+    Args:
+        argv: the arguments after ``cnnzoo``; ``sys.argv[1:]`` when None.
+
+    Returns:
+        0 for an answer, 1 for a negative one, 2 for input the command cannot take (one line on stderr),
+        130 when interrupted, 141 when the reader of stdout went away.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+        status = int(args.run(args))
+        sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's exit
+        return status
+    except SystemExit as exit_:  # argparse: --help and --version (0), or a usage error it printed (2)
+        return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    except BrokenPipeError:
+        # the reader left (`cnnzoo list | head -3`): stop quietly, as a command killed by SIGPIPE does
+        _discard_stdout()
+        return 128 + signal.SIGPIPE
     except CnnzooError as exc:
-        print(f"cnnzoo: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"cnnzoo: error: {exc}")
+    except Exception as exc:
+        if os.environ.get(_DEBUG_VARIABLE, "") not in ("", "0"):
+            raise
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        detail = detail if len(detail) <= 500 else detail[:500] + "..."
+        return _fail(f"cnnzoo: unexpected error (a bug in cnnzoo; please report it): {detail} -- "
+                     f"run with {_DEBUG_VARIABLE}=1 for the traceback")
 
 
 if __name__ == "__main__":  # pragma: no cover
