@@ -780,3 +780,34 @@ def test_a_config_json_that_describes_no_model_is_a_weights_error_naming_the_fie
     (tmp_path / "saved" / "config.json").write_text(json.dumps(config))
     with pytest.raises(cnnzoo.WeightsError, match=field):
         cnnzoo.create(tmp_path / "saved")
+
+
+def test_weights_input_configuration_follows_the_models_channels(hf_cache, tmp_path):
+    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, tmp_path)
+    grey = cnnzoo.create("resnet18", in_chans=1, pretrained=True)
+    cfg = grey.pretrained_cfg
+    assert cfg["input_size"] == (1, 224, 224) and cfg["tag"] == "tv_in1k"
+    assert len(cfg["mean"]) == len(cfg["std"]) == 1
+    assert cfg["mean"][0] == pytest.approx(sum(pretrained.get_tag("resnet18").mean) / 3)
+    image = torch.randint(0, 256, (1, 40, 48), dtype=torch.uint8)
+    assert cnnzoo.transforms_for(grey)(image).shape == (1, 224, 224)
+    folder = cnnzoo.save_pretrained(grey, tmp_path / "grey")
+    four = cnnzoo.create(folder, in_chans=4, pretrained=False)
+    assert four.default_cfg["input_size"][0] == 4
+    reloaded = cnnzoo.create(folder)
+    assert reloaded.default_cfg["mean"] == cfg["mean"] and reloaded.default_cfg["tag"] == "tv_in1k"
+
+
+def test_a_hub_model_built_without_weights_fetches_only_its_config(hf_cache, tmp_path):
+    directory = cnnzoo.save_pretrained(cnnzoo.create("cifar_resnet20", num_classes=4), tmp_path / "saved")
+    hf_cache("someone/config-only", {"config.json": directory / "config.json"})  # no weights in the cache
+    model = cnnzoo.create("hf-hub:someone/config-only", pretrained=False)
+    assert model.num_classes == 4
+    with pytest.raises(cnnzoo.WeightsError, match="model.safetensors"):
+        cnnzoo.create("hf-hub:someone/config-only")
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "~no_such_user_here/model", "a" * 300 + ".tv_in1k"])
+def test_names_no_file_system_can_look_up_are_named_errors(name):
+    with pytest.raises(cnnzoo.CnnzooError):
+        cnnzoo.create(name)

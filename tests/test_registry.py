@@ -24,10 +24,11 @@ SEED_MODELS = [
 @pytest.fixture
 def clean_registry():
     """Let a test register models and forget them afterwards."""
-    saved = dict(registry._REGISTRY)
+    saved = dict(registry._REGISTRY), dict(registry.PRETRAINED), dict(registry.DEFAULT_TAGS)
     yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(saved)
+    for table, before in zip((registry._REGISTRY, registry.PRETRAINED, registry.DEFAULT_TAGS), saved):
+        table.clear()
+        table.update(before)
     registry._cached_info.cache_clear()
 
 
@@ -265,3 +266,43 @@ def test_model_info_follows_a_re_registration(clean_registry):
 
     assert cnnzoo.model_info("tiny").family == "yours"
     assert cnnzoo.model_info("tiny").parameters == 3 * 8 * 9 + 8 + 8 * 10 + 10
+
+
+# -- one job a module: the registry knows names, builders and their declared weights ---------------------
+
+
+def test_the_registry_imports_neither_the_factory_nor_the_weights_loader():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(registry.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not imported & {"cnnzoo.pretrained", "cnnzoo.factory", "cnnzoo.transfer"}
+
+
+def test_every_published_tag_is_declared_beside_its_builder_and_knows_its_model():
+    for model_name, tags in registry.PRETRAINED.items():
+        builder_module = registry.get_entry(model_name).builder.__module__
+        assert builder_module.startswith("cnnzoo.models."), model_name
+        assert all(tag.model == model_name and tag.name == f"{model_name}.{key}" for key, tag in tags.items())
+        assert registry.DEFAULT_TAGS[model_name] in tags
+
+
+def test_a_users_model_declares_its_weights_at_registration_and_loads_them(clean_registry, hf_cache, tmp_path):
+    from safetensors.torch import save_file
+
+    from cnnzoo.weights import PretrainedTag
+
+    def tiny(num_classes: int = 10, in_chans: int = 3) -> nn.Module:
+        return nn.Sequential(nn.Conv2d(in_chans, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+
+    cnnzoo.register_model(name="tiny", weights=[PretrainedTag("mine_in1k", hf_hub_id="me/tiny", publisher="me")])(tiny)
+    reference = tiny()
+    save_file(reference.state_dict(), str(tmp_path / "w.safetensors"))
+    hf_cache("me/tiny", {"model.safetensors": tmp_path / "w.safetensors"})
+    assert cnnzoo.list_models("tiny", pretrained=True) == ["tiny.mine_in1k"]
+    model = cnnzoo.create("tiny", pretrained=True)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), reference.state_dict().values()))
+    cnnzoo.register_model(name="tiny", overwrite=True)(tiny)  # re-registered without weights: none left
+    assert cnnzoo.list_models("tiny", pretrained=True) == []

@@ -6,6 +6,8 @@ import copy
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import cnnzoo
@@ -367,3 +369,35 @@ def test_extract_features_and_forward_features_check_their_input_like_forward(im
     with pytest.raises(cnnzoo.InputShapeError, match=hint):
         model.forward_features(images)
     assert model.training, "the mode of before comes back"
+
+
+_JUNK = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(allow_nan=True, allow_infinity=True),
+                  st.text(max_size=8), st.lists(st.integers(-3, 3), max_size=3), st.just(object()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(verb=st.sampled_from(["replace_head", "reset_classifier", "freeze", "freeze_backbone", "param_groups",
+                             "load_pretrained", "unfreeze"]),
+       first=_JUNK, second=_JUNK, third=_JUNK)
+def test_property_junk_arguments_raise_a_cnnzoo_error_or_work_and_a_failure_changes_nothing(verb, first, second, third):
+    model = cnnzoo.create("lenet5", num_classes=3)
+    cnnzoo.freeze(model, up_to="c1")
+    before = _whole_state(model)
+    calls = {
+        "replace_head": lambda: cnnzoo.replace_head(model, first, hidden=second, dropout=third),
+        "reset_classifier": lambda: model.reset_classifier(first),
+        "freeze": lambda: cnnzoo.freeze(model, up_to=first, train_bn=bool(second)),
+        "freeze_backbone": lambda: cnnzoo.freeze_backbone(model, train_bn=bool(first)),
+        "param_groups": lambda: cnnzoo.param_groups(model, lr=first, head_lr_mult=second, weight_decay=third),
+        "load_pretrained": lambda: cnnzoo.load_pretrained(model, first),
+        "unfreeze": lambda: cnnzoo.unfreeze(model),
+    }
+    try:
+        calls[verb]()
+    except cnnzoo.CnnzooError:
+        _assert_as_before(model, before)
+        return
+    # it worked: the model still runs and has what the call asked for
+    with torch.no_grad():
+        out = model.eval()(torch.randn(1, 1, 32, 32))
+    assert out.shape == (1, model.num_classes)

@@ -7,8 +7,10 @@
 from cnnzoo import models  # noqa: F401  (registers every architecture)
 from cnnzoo import compat  # noqa: F401  (cnnzoo.compat.build_res50 without a second import)
 from cnnzoo.errors import CnnzooError, CnnzooValueError, InputShapeError, RegistryError, UnknownModelError, WeightsError
-from cnnzoo.pretrained import LoadReport, PretrainedTag, load_pretrained, push_to_hub, save_pretrained
-from cnnzoo.registry import ModelInfo, create, is_model, list_models, model_info, register_model
+from cnnzoo.pretrained import LoadReport, load_pretrained, push_to_hub, save_pretrained
+from cnnzoo.weights import PretrainedTag
+from cnnzoo.factory import create
+from cnnzoo.registry import ModelInfo, is_model, list_models, model_info, register_model
 from cnnzoo.memory import MemoryEstimate, estimate_memory, max_batch_size
 from cnnzoo.optimize import optimize
 from cnnzoo.summary import ModelSummary, summary

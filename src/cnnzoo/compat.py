@@ -19,7 +19,7 @@ from __future__ import annotations
 from torch import nn
 
 from cnnzoo.errors import CnnzooValueError
-from cnnzoo.registry import create
+from cnnzoo.factory import create
 from cnnzoo.transfer import freeze_backbone, replace_head
 
 __all__ = ["PHASES", "build_dense121", "build_res50"]

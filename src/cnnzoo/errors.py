@@ -45,8 +45,9 @@ class CnnzooValueError(CnnzooError, ValueError):
     """An argument with a value outside what it accepts."""
 
 
-def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` as an int if it is a whole number >= 1, else raise a ValueError naming the argument.
+def check_positive_int(name: str, value: object, maximum: int | None = None) -> int:
+    """Return ``value`` as an int if it is a whole number >= 1 (and at most ``maximum``), else raise a
+    ValueError naming the argument.
 
     Python, numpy and torch integers are accepted (anything with ``__index__``); ``bool`` and floats are not.
     """
@@ -64,7 +65,20 @@ def check_positive_int(name: str, value: object) -> int:
                 "model.forward_head(x, pre_logits=True)."
             )
         raise CnnzooValueError(f"{name} must be >= 1, got {number}.{hint}")
+    if maximum is not None and number > maximum:
+        raise CnnzooValueError(f"{name} must be at most {maximum:,}, got {number:,}: {_WHY_AT_MOST.get(name, 'too large to build')}.")
     return number
+
+
+# Bounds far above any real use that keep a typo from asking for terabytes.
+MAX_CLASSES = 10_000_000
+MAX_CHANNELS = 100_000
+_WHY_AT_MOST = {
+    "num_classes": "the largest classification data sets have about a million classes, and a head this wide "
+                   "would not fit in memory",
+    "in_chans": "even hyperspectral images have a few hundred channels, and a first convolution this wide would "
+                "not fit in memory",
+}
 
 
 def check_probability(name: str, value: object) -> float:

@@ -1,6 +1,7 @@
 """Pretrained weights: where they come from, how they are checked, remapped and loaded -- completely or not at all.
 
-Sources, in one table (:data:`PRETRAINED`): the safetensors copies timm publishes on the Hugging Face Hub
+Sources, declared beside each family's builders (:mod:`cnnzoo.weights`; :data:`PRETRAINED` collects them):
+the safetensors copies timm publishes on the Hugging Face Hub
 (``timm/<model>.<tag>``; the ``tv_in1k``/``tv2_in1k`` tags hold torchvision's ImageNet weights), fetched
 with huggingface_hub and its cache; and torchvision's download URLs for networks not on the Hub
 (AlexNet, GoogLeNet), kept in torch.hub's cache folder so files torchvision already downloaded are
@@ -29,11 +30,9 @@ import json
 import logging
 import math
 import os
-import pickle
 import re
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +42,9 @@ import torch
 from torch import nn
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
-from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD
-from cnnzoo.errors import WeightsError
+from cnnzoo.errors import MAX_CHANNELS, MAX_CLASSES, WeightsError
+from cnnzoo.registry import DEFAULT_TAGS, PRETRAINED, get_tag, is_model, tags_of
+from cnnzoo.weights import HF_PREFIX, PretrainedTag
 
 __all__ = [
     "PretrainedTag",
@@ -62,174 +62,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-HF_PREFIX = "hf-hub:"
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
-_HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.")
-
-
-@dataclass(frozen=True)
-class PretrainedTag:
-    """One set of published weights for one architecture.
-
-    Attributes:
-        model: the cnnzoo model name.
-        tag: the tag (``tv_in1k``: torchvision's first ImageNet weights; ``tv2_in1k``: its improved
-            recipe; other tags: timm's own training).
-        hf_hub_id: the Hugging Face repository holding ``model.safetensors``, or None.
-        url: the publisher's download URL (with the SHA-256 prefix in its file name), or None.
-        publisher: who trained and reports the weights.
-        license: the license the weights are published under.
-        top1: ImageNet-1k top-1 accuracy the publisher reports, in percent.
-        top5: ImageNet-1k top-5 accuracy the publisher reports, in percent.
-        resize: evaluation resize of the shorter side, in pixels.
-        crop: evaluation centre crop, in pixels (also the training input size).
-        interpolation: resize interpolation.
-        mean: normalisation mean.
-        std: normalisation standard deviation.
-        num_classes: classifier outputs of the checkpoint.
-        model_args: architecture options the weights need (GoogLeNet's ``transform_input``).
-        sha256: the published SHA-256 of the Hub file, where known: the cached file must have it.
-    """
-
-    model: str
-    tag: str
-    hf_hub_id: str | None = None
-    url: str | None = None
-    publisher: str = "torchvision"
-    license: str = "bsd-3-clause"
-    top1: float | None = None
-    top5: float | None = None
-    resize: int = 256
-    crop: int = 224
-    interpolation: str = "bilinear"
-    mean: tuple[float, ...] = IMAGENET_MEAN
-    std: tuple[float, ...] = IMAGENET_STD
-    num_classes: int = 1000
-    model_args: Mapping[str, Any] = field(default_factory=dict)
-    sha256: str | None = None
-
-    @property
-    def name(self) -> str:
-        """``model.tag``."""
-        return f"{self.model}.{self.tag}"
-
-    @property
-    def source(self) -> str:
-        """Where the file is fetched from: ``hf-hub:ORG/REPO`` or the URL."""
-        return f"{HF_PREFIX}{self.hf_hub_id}" if self.hf_hub_id else str(self.url)
-
-    @property
-    def sha256_prefix(self) -> str | None:
-        """The hash prefix in the URL's file name (torchvision's convention), or None."""
-        if not self.url:
-            return None
-        match = _HASH_IN_NAME.search(Path(self.url).name)
-        return match.group(1) if match else None
-
-    def cfg(self) -> dict[str, Any]:
-        """The input configuration these weights expect, in ``default_cfg`` form."""
-        return {
-            "input_size": (3, self.crop, self.crop),
-            "crop_pct": self.crop / self.resize,
-            "resize": self.resize,
-            "interpolation": self.interpolation,
-            "mean": tuple(self.mean),
-            "std": tuple(self.std),
-            "num_classes": self.num_classes,
-            "tag": self.tag,
-            "source": self.source,
-            "license": self.license,
-        }
-
-
-def _tv(model: str, tag: str, url: str, *, hub: str | None, license: str, top1: float, top5: float,
-        resize: int, crop: int = 224, interpolation: str = "bilinear", **model_args: Any) -> PretrainedTag:
-    return PretrainedTag(model=model, tag=tag, hf_hub_id=hub, url=url, publisher="torchvision", license=license,
-                         top1=top1, top5=top5, resize=resize, crop=crop, interpolation=interpolation,
-                         model_args=model_args)
-
-
-# Repository ids, URLs, licenses and accuracies as the installed torchvision (weights enums: url,
-# meta["_metrics"], transforms()) and timm (pretrained cfgs: hf_hub_id, license; results-imagenet.csv for
-# timm's own weights) publish them; tests/test_pretrained.py checks each against those packages.
-_TABLE: tuple[PretrainedTag, ...] = (
-    _tv("alexnet", "tv_in1k", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", hub=None, license="bsd-3-clause", top1=56.522, top5=79.066, resize=256),
-    _tv("densenet121", "tv_in1k", "https://download.pytorch.org/models/densenet121-a639ec97.pth", hub="timm/densenet121.tv_in1k", license="apache-2.0", top1=74.434, top5=91.972, resize=256),
-    _tv("densenet161", "tv_in1k", "https://download.pytorch.org/models/densenet161-8d451a50.pth", hub="timm/densenet161.tv_in1k", license="apache-2.0", top1=77.138, top5=93.56, resize=256),
-    _tv("densenet169", "tv_in1k", "https://download.pytorch.org/models/densenet169-b2777c0a.pth", hub="timm/densenet169.tv_in1k", license="apache-2.0", top1=75.6, top5=92.806, resize=256),
-    _tv("densenet201", "tv_in1k", "https://download.pytorch.org/models/densenet201-c1103571.pth", hub="timm/densenet201.tv_in1k", license="apache-2.0", top1=76.896, top5=93.37, resize=256),
-    _tv("googlenet", "tv_in1k", "https://download.pytorch.org/models/googlenet-1378be20.pth", hub=None, license="bsd-3-clause", top1=69.778, top5=89.53, resize=256, transform_input=True),
-    _tv("resnet18", "tv_in1k", "https://download.pytorch.org/models/resnet18-f37072fd.pth", hub="timm/resnet18.tv_in1k", license="bsd-3-clause", top1=69.758, top5=89.078, resize=256),
-    _tv("resnet34", "tv_in1k", "https://download.pytorch.org/models/resnet34-b627a593.pth", hub="timm/resnet34.tv_in1k", license="bsd-3-clause", top1=73.314, top5=91.42, resize=256),
-    _tv("resnet50", "tv_in1k", "https://download.pytorch.org/models/resnet50-0676ba61.pth", hub="timm/resnet50.tv_in1k", license="bsd-3-clause", top1=76.13, top5=92.862, resize=256),
-    _tv("resnet50", "tv2_in1k", "https://download.pytorch.org/models/resnet50-11ad3fa6.pth", hub="timm/resnet50.tv2_in1k", license="bsd-3-clause", top1=80.858, top5=95.434, resize=232),
-    _tv("resnet101", "tv_in1k", "https://download.pytorch.org/models/resnet101-63fe2227.pth", hub="timm/resnet101.tv_in1k", license="bsd-3-clause", top1=77.374, top5=93.546, resize=256),
-    _tv("resnet101", "tv2_in1k", "https://download.pytorch.org/models/resnet101-cd907fc2.pth", hub="timm/resnet101.tv2_in1k", license="bsd-3-clause", top1=81.886, top5=95.78, resize=232),
-    _tv("resnet152", "tv_in1k", "https://download.pytorch.org/models/resnet152-394f9c45.pth", hub="timm/resnet152.tv_in1k", license="bsd-3-clause", top1=78.312, top5=94.046, resize=256),
-    _tv("resnet152", "tv2_in1k", "https://download.pytorch.org/models/resnet152-f82ba261.pth", hub="timm/resnet152.tv2_in1k", license="bsd-3-clause", top1=82.284, top5=96.002, resize=232),
-    _tv("resnext50_32x4d", "tv_in1k", "https://download.pytorch.org/models/resnext50_32x4d-7cdf4587.pth", hub="timm/resnext50_32x4d.tv_in1k", license="bsd-3-clause", top1=77.618, top5=93.698, resize=256),
-    _tv("resnext50_32x4d", "tv2_in1k", "https://download.pytorch.org/models/resnext50_32x4d-1a0047aa.pth", hub="timm/resnext50_32x4d.tv2_in1k", license="bsd-3-clause", top1=81.198, top5=95.34, resize=232),
-    _tv("resnext101_32x8d", "tv_in1k", "https://download.pytorch.org/models/resnext101_32x8d-8ba56ff5.pth", hub="timm/resnext101_32x8d.tv_in1k", license="bsd-3-clause", top1=79.312, top5=94.526, resize=256),
-    _tv("resnext101_32x8d", "tv2_in1k", "https://download.pytorch.org/models/resnext101_32x8d-110c445d.pth", hub="timm/resnext101_32x8d.tv2_in1k", license="bsd-3-clause", top1=82.834, top5=96.228, resize=232),
-    _tv("resnext101_64x4d", "tv_in1k", "https://download.pytorch.org/models/resnext101_64x4d-173b62eb.pth", hub="timm/resnext101_64x4d.tv_in1k", license="bsd-3-clause", top1=83.246, top5=96.454, resize=232),
-    _tv("vgg11", "tv_in1k", "https://download.pytorch.org/models/vgg11-8a719046.pth", hub="timm/vgg11.tv_in1k", license="bsd-3-clause", top1=69.02, top5=88.628, resize=256),
-    _tv("vgg11_bn", "tv_in1k", "https://download.pytorch.org/models/vgg11_bn-6002323d.pth", hub="timm/vgg11_bn.tv_in1k", license="bsd-3-clause", top1=70.37, top5=89.81, resize=256),
-    _tv("vgg13", "tv_in1k", "https://download.pytorch.org/models/vgg13-19584684.pth", hub="timm/vgg13.tv_in1k", license="bsd-3-clause", top1=69.928, top5=89.246, resize=256),
-    _tv("vgg13_bn", "tv_in1k", "https://download.pytorch.org/models/vgg13_bn-abd245e5.pth", hub="timm/vgg13_bn.tv_in1k", license="bsd-3-clause", top1=71.586, top5=90.374, resize=256),
-    _tv("vgg16", "tv_in1k", "https://download.pytorch.org/models/vgg16-397923af.pth", hub="timm/vgg16.tv_in1k", license="bsd-3-clause", top1=71.592, top5=90.382, resize=256),
-    _tv("vgg16_bn", "tv_in1k", "https://download.pytorch.org/models/vgg16_bn-6c64b313.pth", hub="timm/vgg16_bn.tv_in1k", license="bsd-3-clause", top1=73.36, top5=91.516, resize=256),
-    _tv("vgg19", "tv_in1k", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", hub="timm/vgg19.tv_in1k", license="bsd-3-clause", top1=72.376, top5=90.876, resize=256),
-    _tv("vgg19_bn", "tv_in1k", "https://download.pytorch.org/models/vgg19_bn-c79401a0.pth", hub="timm/vgg19_bn.tv_in1k", license="bsd-3-clause", top1=74.218, top5=91.842, resize=256),
-    _tv("wide_resnet50_2", "tv_in1k", "https://download.pytorch.org/models/wide_resnet50_2-95faca4d.pth", hub="timm/wide_resnet50_2.tv_in1k", license="bsd-3-clause", top1=78.468, top5=94.086, resize=256),
-    _tv("wide_resnet50_2", "tv2_in1k", "https://download.pytorch.org/models/wide_resnet50_2-9ba9bcbe.pth", hub="timm/wide_resnet50_2.tv2_in1k", license="bsd-3-clause", top1=81.602, top5=95.758, resize=232),
-    _tv("wide_resnet101_2", "tv_in1k", "https://download.pytorch.org/models/wide_resnet101_2-32ee1156.pth", hub="timm/wide_resnet101_2.tv_in1k", license="bsd-3-clause", top1=78.848, top5=94.284, resize=256),
-    _tv("wide_resnet101_2", "tv2_in1k", "https://download.pytorch.org/models/wide_resnet101_2-d733dc28.pth", hub="timm/wide_resnet101_2.tv2_in1k", license="bsd-3-clause", top1=82.51, top5=96.02, resize=232),
-    # timm's own SE-ResNet-50 (RandAugment recipe); accuracy as timm's results table reports it, at 288px
-    PretrainedTag("seresnet50", "ra2_in1k", hf_hub_id="timm/seresnet50.ra2_in1k",
-                  url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/seresnet50_ra_224-8efdb4bb.pth",
-                  publisher="timm", license="apache-2.0", top1=81.284, top5=95.652, resize=303, crop=288,
-                  interpolation="bicubic"),
-)
-
-#: ``{model: {tag: PretrainedTag}}`` for every published set of weights.
-PRETRAINED: dict[str, dict[str, PretrainedTag]] = {}
-for _entry in _TABLE:
-    PRETRAINED.setdefault(_entry.model, {})[_entry.tag] = _entry
-
-#: The tag ``pretrained=True`` loads: torchvision's original ImageNet weights, which the classic
-#: tutorials' ``pretrained=True`` meant, where they exist.
-DEFAULT_TAGS: dict[str, str] = {
-    model: ("tv_in1k" if "tv_in1k" in tags else next(iter(tags))) for model, tags in PRETRAINED.items()
-}
-
-
-def tags_of(model_name: str) -> list[str]:
-    """The pretrained tags published for ``model_name`` (empty when there are none)."""
-    return list(PRETRAINED.get(model_name, {}))
-
-
-def get_tag(model_name: str, tag: str | None = None) -> PretrainedTag:
-    """The table entry of ``model_name.tag`` (``tag=None``: the default tag).
-
-    Raises:
-        WeightsError: when the model has no published weights or no tag of that name.
-    """
-    tags = PRETRAINED.get(model_name)
-    if not tags:
-        with_weights = ", ".join(sorted(PRETRAINED))
-        raise WeightsError(
-            f"No pretrained weights are published for {model_name!r}. Train it from scratch "
-            f"(pretrained=False), load your own file with pretrained=PATH, or pick a model that has "
-            f"weights: {with_weights}."
-        )
-    tag = tag or DEFAULT_TAGS[model_name]
-    if tag not in tags:
-        raise WeightsError(
-            f"{model_name!r} has no pretrained tag {tag!r}; its tags are: {', '.join(tags)} "
-            f"(default {DEFAULT_TAGS[model_name]!r})."
-        )
-    return tags[tag]
 
 
 # -- fetching ------------------------------------------------------------------------------------------
@@ -553,11 +387,19 @@ def load_pretrained(
     if missing:
         logger.warning("strict=False: %d keys were not in %s and keep their initialisation: %s",
                        len(missing), path, _describe(missing))
-    if entry is not None and hasattr(model, "default_cfg"):
-        model.default_cfg = {**model.default_cfg, **{k: v for k, v in entry.cfg().items() if k != "num_classes"},
-                             "input_size": (getattr(model, "in_chans", 3), entry.crop, entry.crop)}
+    if entry is not None:
+        apply_pretrained_cfg(model, entry.cfg())
     logger.info("Loaded %d tensors from %s.", len(report.loaded), path)
     return report
+
+
+def apply_pretrained_cfg(model: nn.Module, cfg: Mapping[str, Any]) -> None:
+    """The model records the input its new weights expect: through its own method where it has one."""
+    apply = getattr(model, "apply_pretrained_cfg", None)
+    if callable(apply):
+        apply(cfg)
+    elif isinstance(getattr(model, "default_cfg", None), dict):  # a user's registered nn.Module
+        model.default_cfg = {**model.default_cfg, **{k: v for k, v in cfg.items() if k != "num_classes"}}
 
 
 def _classifier_keys(model: nn.Module) -> list[str]:
@@ -685,11 +527,9 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike[str], *, over
     """
     from safetensors.torch import save_file
 
-    from cnnzoo import registry
-
     cfg = dict(getattr(model, "default_cfg", None) or {})
     architecture = cfg.get("architecture")
-    if not isinstance(architecture, str) or not registry.is_model(architecture):
+    if not isinstance(architecture, str) or not is_model(architecture):
         raise WeightsError(
             "save_pretrained needs a model built by cnnzoo.create (or a registered builder), so that "
             "create(directory) knows which architecture to build; this one has no registered architecture "
@@ -737,23 +577,21 @@ def _refuse_another_model(directory: Path, config: dict[str, Any]) -> None:
         raise WeightsError(f"{directory} already holds another model: {what}. {hint}")
 
 
-def read_config(source: str | os.PathLike[str]) -> tuple[dict[str, Any], Path]:
-    """The ``config.json`` of a directory or ``hf-hub:ORG/REPO``, checked, and the path of its weights file.
+def read_config(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
+    """The ``config.json`` of a directory or ``hf-hub:ORG/REPO``, checked, and where its weights are.
+
+    Only the configuration is fetched; the weights' source (the directory, or ``hf-hub:ORG/REPO``) goes to
+    :func:`load_pretrained` when they are wanted.
 
     Raises:
         WeightsError: for a missing or unreadable file, or one whose fields do not describe a model (each
             field's type is checked; the architecture must be registered).
     """
-    from cnnzoo import registry
-
     text = os.fspath(source)
     if text.startswith(HF_PREFIX):
-        repo = text[len(HF_PREFIX):]
-        config_path = _hf_download(repo, CONFIG_NAME, what=text)
-        weights = _hf_download(repo, WEIGHTS_NAME, what=text)
+        config_path = _hf_download(text[len(HF_PREFIX):], CONFIG_NAME, what=text)
     else:
         config_path = Path(text).expanduser() / CONFIG_NAME
-        weights = Path(text).expanduser() / WEIGHTS_NAME
         if not config_path.is_file():
             raise WeightsError(f"{text} has no {CONFIG_NAME}; write one with cnnzoo.save_pretrained(model, directory).")
     try:
@@ -763,27 +601,27 @@ def read_config(source: str | os.PathLike[str]) -> tuple[dict[str, Any], Path]:
     if not isinstance(config, dict):
         raise WeightsError(f"{config_path} holds {type(config).__name__}, not a JSON object describing a model.")
 
-    def bad(field: str, expected: str) -> WeightsError:
-        return WeightsError(f"{config_path}: {field} must be {expected}, got {config.get(field)!r}. Save the model "
+    def bad(key: str, expected: str) -> WeightsError:
+        return WeightsError(f"{config_path}: {key} must be {expected}, got {config.get(key)!r}. Save the model "
                             "again with cnnzoo.save_pretrained, or correct the file.")
 
     architecture = config.get("architecture")
     if not isinstance(architecture, str) or not architecture:
         raise bad("architecture", "a registered model name such as 'resnet50'")
-    if not registry.is_model(architecture):
+    if not is_model(architecture):
         raise WeightsError(f"{config_path} names the architecture {architecture!r}, which is not registered "
                            "(cnnzoo.list_models() shows those that are; register your own with @cnnzoo.register_model).")
-    for field in ("num_classes", "in_chans"):
-        value = config.get(field)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**7):
-            raise bad(field, "a whole number from 1 to 10,000,000, or absent")
-    for field in ("model_args", "pretrained_cfg"):
-        if config.get(field) is not None and not isinstance(config.get(field), dict):
-            raise bad(field, "a JSON object, or absent")
+    for key, maximum in (("num_classes", MAX_CLASSES), ("in_chans", MAX_CHANNELS)):
+        value = config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum):
+            raise bad(key, f"a whole number from 1 to {maximum:,}, or absent")
+    for key in ("model_args", "pretrained_cfg"):
+        if config.get(key) is not None and not isinstance(config.get(key), dict):
+            raise bad(key, "a JSON object, or absent")
     head = config.get("head")
     if head is not None and (not isinstance(head, dict) or not set(head) <= {"num_classes", "hidden", "dropout"}):
         raise bad("head", "null or an object with hidden and dropout")
-    return config, Path(weights)
+    return config, text
 
 
 def push_to_hub(model: nn.Module, repo_id: str, *, private: bool = False, commit_message: str = "Upload cnnzoo model",

@@ -1,43 +1,52 @@
-"""The model registry: names to builders, with what each network expects and where it comes from.
+"""The model registry: names to builders, and the weights each family declares beside its builders.
 
-A builder is registered with :func:`register_model`; :func:`create` builds any registered network by
-name, :func:`list_models` and :func:`model_info` describe them without building real weights.
+A builder is registered with :func:`register_model`, with the metadata of its published weights
+(:class:`~cnnzoo.weights.PretrainedTag`); :func:`list_models` and :func:`model_info` describe the networks
+without building real weights. Building from a name, a folder or the Hub is :mod:`cnnzoo.factory`'s job,
+fetching and loading weights :mod:`cnnzoo.pretrained`'s: both read this module, which reads neither.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import dataclasses
 import functools
 import inspect
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
-from cnnzoo import pretrained as pretrained_module
 from cnnzoo._meta import count_flops
-from cnnzoo.errors import CnnzooValueError, RegistryError, UnknownModelError, WeightsError, check_positive_int
-from cnnzoo.pretrained import PretrainedTag
+from cnnzoo.errors import RegistryError, UnknownModelError, WeightsError, check_positive_int
+from cnnzoo.weights import PretrainedTag
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 
 __all__ = [
     "ModelEntry",
     "ModelInfo",
     "register_model",
-    "create",
     "list_models",
     "is_model",
     "model_info",
     "get_entry",
+    "PRETRAINED",
+    "DEFAULT_TAGS",
+    "tags_of",
+    "get_tag",
 ]
 
 Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
+
+#: ``{model: {tag: PretrainedTag}}``: every published set of weights, as the families declare them.
+PRETRAINED: dict[str, dict[str, PretrainedTag]] = {}
+#: The tag ``pretrained=True`` loads: torchvision's original ImageNet weights, which the classic fine-tuning
+#: tutorials' ``pretrained=True`` meant, where they exist; else the first declared.
+DEFAULT_TAGS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,7 @@ def register_model(
     std: tuple[float, ...] = IMAGENET_STD,
     interpolation: str = "bilinear",
     crop_pct: float = 0.875,
+    weights: Sequence[PretrainedTag] = (),
     overwrite: bool = False,
 ) -> Any:
     """Register a builder function under its name so :func:`create` can build it.
@@ -142,6 +152,8 @@ def register_model(
         std: input normalisation std for models that do not define their own.
         interpolation: resize interpolation for models that do not define their own.
         crop_pct: evaluation centre-crop fraction for models that do not define their own.
+        weights: the published weights of this network, one :class:`~cnnzoo.weights.PretrainedTag` a tag
+            (the model name is filled in here).
         overwrite: replace an existing registration of the same name instead of raising.
 
     Returns:
@@ -207,6 +219,12 @@ def register_model(
             return model
 
         _cached_info.cache_clear()  # a re-registered name describes its new builder
+        tags = {tag.tag: dataclasses.replace(tag, model=model_name) for tag in weights}
+        PRETRAINED.pop(model_name, None)
+        DEFAULT_TAGS.pop(model_name, None)
+        if tags:
+            PRETRAINED[model_name] = tags
+            DEFAULT_TAGS[model_name] = "tv_in1k" if "tv_in1k" in tags else next(iter(tags))
         _REGISTRY[model_name] = ModelEntry(
             name=model_name,
             builder=build,
@@ -260,8 +278,36 @@ def list_models(
     if not pretrained:
         return [n for n in names if not matches((n,), excluded)]
     # each model's tags in the table's order, its default tag first
-    tagged = [(f"{n}.{t}", n) for n in names for t in pretrained_module.tags_of(n)]
+    tagged = [(f"{n}.{t}", n) for n in names for t in tags_of(n)]
     return [c[0] for c in tagged if (not include or matches(c, include)) and not matches(c, excluded)]
+
+
+def tags_of(model_name: str) -> list[str]:
+    """The pretrained tags published for ``model_name`` (empty when there are none)."""
+    return list(PRETRAINED.get(model_name, {}))
+
+
+def get_tag(model_name: str, tag: str | None = None) -> PretrainedTag:
+    """The table entry of ``model_name.tag`` (``tag=None``: the default tag).
+
+    Raises:
+        WeightsError: when the model has no published weights or no tag of that name.
+    """
+    tags = PRETRAINED.get(model_name)
+    if not tags:
+        with_weights = ", ".join(sorted(PRETRAINED))
+        raise WeightsError(
+            f"No pretrained weights are published for {model_name!r}. Train it from scratch "
+            f"(pretrained=False), load your own file with pretrained=PATH, or pick a model that has "
+            f"weights: {with_weights}."
+        )
+    tag = tag or DEFAULT_TAGS[model_name]
+    if tag not in tags:
+        raise WeightsError(
+            f"{model_name!r} has no pretrained tag {tag!r}; its tags are: {', '.join(tags)} "
+            f"(default {DEFAULT_TAGS[model_name]!r})."
+        )
+    return tags[tag]
 
 
 def is_model(name: str) -> bool:
@@ -269,7 +315,7 @@ def is_model(name: str) -> bool:
     if name in _REGISTRY:
         return True
     model_name, _, tag = name.rpartition(".")
-    return model_name in _REGISTRY and tag in pretrained_module.tags_of(model_name)
+    return model_name in _REGISTRY and tag in tags_of(model_name)
 
 
 def get_entry(name: str) -> ModelEntry:
@@ -300,157 +346,6 @@ def get_entry(name: str) -> ModelEntry:
     ) from None
 
 
-def create(
-    name: str | os.PathLike[str],
-    *,
-    pretrained: bool | str | os.PathLike[str] | None = None,
-    num_classes: int | None = None,
-    in_chans: int | None = None,
-    features_only: bool = False,
-    out_indices: Sequence[int] | None = None,
-    **kwargs: Any,
-) -> nn.Module:
-    """Build a registered network by name, with or without pretrained weights.
-
-    Args:
-        name: a registered model name (see :func:`list_models`); ``"name.tag"`` for a model with the
-            weights of that tag; the path of a directory written by :func:`cnnzoo.save_pretrained` (a
-            ``PathLike``, or a string that is absolute, starts with ``./`` or ``~`` or contains a separator:
-            a bare word always means a registered model, whatever folders the working directory holds); or
-            ``"hf-hub:ORG/REPO"`` for such a directory (or a timm model repository) on the Hugging Face Hub.
-        pretrained: ``True`` for the model's default weights (see :func:`model_info`), a tag
-            (``"tv2_in1k"``), a path to a ``.safetensors``/``.pth`` file, or ``"hf-hub:ORG/REPO"``. Weights
-            load completely or :class:`~cnnzoo.WeightsError` says why not; a different ``num_classes``
-            gets a fresh classifier and a different ``in_chans`` an adapted first convolution.
-            ``None`` (the default) loads weights only when ``name`` names a tag, a directory or a Hub
-            repository; ``False`` never does.
-        num_classes: outputs of the classifier; the model's default (1000 for ImageNet networks, 10 for
-            LeNet-5 and the CIFAR networks) when None.
-        in_chans: input channels; the model's default (3, or 1 for LeNet-5) when None.
-        features_only: return a :class:`~cnnzoo.transfer.FeatureExtractor` whose forward gives the feature
-            maps at the end of the model's stages, with ``feature_info`` describing them (for a saved
-            directory too).
-        out_indices: which stages' maps ``features_only`` returns, as a sequence (all when None).
-        **kwargs: architecture options of the model's class (``aux_logits=True`` for GoogLeNet,
-            ``drop_rate=0.2`` for DenseNet, ...).
-
-    Returns:
-        The network, in training mode, with ``default_cfg`` describing its input.
-
-    Raises:
-        UnknownModelError: for a name that is not registered (the message lists close matches).
-        ValueError: for ``num_classes`` or ``in_chans`` below 1.
-        WeightsError: for weights that are not published, cannot be fetched or read, or do not fit.
-
-    Example:
-        >>> model = cnnzoo.create("alexnet", num_classes=5)
-        >>> model.get_classifier()
-        Linear(in_features=4096, out_features=5, bias=True)
-        >>> model = cnnzoo.create("resnet50.tv2_in1k", num_classes=37)  # torchvision's V2 weights but fc
-    """
-    if num_classes is not None:
-        kwargs["num_classes"] = check_positive_int("num_classes", num_classes)
-    if in_chans is not None:
-        kwargs["in_chans"] = check_positive_int("in_chans", in_chans)
-    if not isinstance(name, (str, os.PathLike)):
-        raise UnknownModelError(
-            f"create() takes a model name such as 'resnet50' (cnnzoo.list_models() lists them), a folder path "
-            f"written by save_pretrained, or 'hf-hub:ORG/REPO'; got {name!r} ({type(name).__name__})."
-        )
-    if not isinstance(features_only, bool):
-        raise CnnzooValueError(f"features_only must be True or False, got {features_only!r}.")
-    if out_indices is not None:
-        if not features_only:
-            raise CnnzooValueError("out_indices chooses the feature maps of features_only=True; pass features_only=True too.")
-        from cnnzoo.transfer import _check_out_indices
-
-        _check_out_indices(out_indices)  # before anything is built or downloaded
-    if pretrained_module.is_path(name) or os.fspath(name).startswith(pretrained_module.HF_PREFIX):
-        return _create_from_saved(os.fspath(name), pretrained, kwargs, features_only, out_indices)
-    name = os.fspath(name)
-
-    model_name, tag = name, None
-    if name not in _REGISTRY and "." in name:
-        model_name, _, tag = name.rpartition(".")
-    entry = _get_entry_or_folder_hint(model_name)
-    source: bool | str | None = None
-    tag_entry = None
-    if tag is not None:
-        tag_entry = pretrained_module.get_tag(model_name, tag)
-        if isinstance(pretrained, str) and pretrained != tag:
-            raise WeightsError(f"{name!r} names the tag {tag!r} but pretrained={pretrained!r}; give one of them.")
-        source = False if pretrained is False else tag_entry.tag
-    elif pretrained is True:
-        tag_entry = pretrained_module.get_tag(model_name)
-        source = tag_entry.tag
-    elif isinstance(pretrained, os.PathLike):
-        source = os.fspath(pretrained)
-    elif isinstance(pretrained, str):
-        if pretrained in pretrained_module.tags_of(model_name):
-            tag_entry = pretrained_module.get_tag(model_name, pretrained)
-            source = pretrained
-        else:
-            source = pretrained
-    elif pretrained not in (None, False):
-        raise WeightsError(f"pretrained must be True, False, a tag, a path or 'hf-hub:ORG/REPO'; got {pretrained!r}.")
-    if tag_entry is not None:
-        kwargs = {**tag_entry.model_args, **kwargs}  # what the weights need, unless the user says otherwise
-    model = entry.builder(**kwargs)
-    if source:
-        pretrained_module.load_pretrained(model, source)
-    return _features(model, features_only, out_indices)
-
-
-def _features(model: nn.Module, features_only: bool, out_indices: Sequence[int] | None) -> nn.Module:
-    if not features_only:
-        return model
-    from cnnzoo.transfer import FeatureExtractor
-
-    return FeatureExtractor(model, out_indices)
-
-
-def _get_entry_or_folder_hint(name: str) -> ModelEntry:
-    """get_entry, naming the way to a saved model when a folder of that name exists and the name is not registered."""
-    if name not in _REGISTRY and (Path(name) / pretrained_module.CONFIG_NAME).is_file():
-        raise UnknownModelError(
-            f"{name!r} is not a registered model, but a folder of that name holds a saved model. A bare name "
-            f"always means a registered network; to load the folder, pass its path: cnnzoo.create('./{name}')."
-        )
-    return get_entry(name)
-
-
-def _create_from_saved(name: str, pretrained: bool | str | None, kwargs: dict[str, Any], features_only: bool,
-                       out_indices: Sequence[int] | None) -> nn.Module:
-    """Rebuild a model from a save_pretrained directory or Hub repository, and load its weights."""
-    if pretrained not in (None, True, False):
-        raise WeightsError(f"{name!r} brings its own weights; leave pretrained unset (or False for none).")
-    if not name.startswith(pretrained_module.HF_PREFIX) and not Path(name).expanduser().is_dir():
-        raise WeightsError(
-            f"{name} is not a folder. create() takes a folder written by cnnzoo.save_pretrained; load a single "
-            f"weights file into a named model with cnnzoo.create(NAME, pretrained={name!r})."
-        )
-    config, weights = pretrained_module.read_config(name)
-    saved_cfg = config.get("pretrained_cfg") or {}
-    model_args = dict(config.get("model_args") or {})
-    model_args.setdefault("num_classes", config.get("num_classes", saved_cfg.get("num_classes")))
-    in_chans = config.get("in_chans") or (saved_cfg.get("input_size") or [None])[0]
-    if in_chans is not None:
-        model_args.setdefault("in_chans", in_chans)
-    model_args = {k: v for k, v in model_args.items() if v is not None}
-    model = create(config["architecture"], pretrained=False, **{**model_args, **kwargs})
-    head = config.get("head")
-    if head:
-        # the saved head; a new num_classes keeps its hidden layer and gets a fresh last layer
-        model.replace_head(model.num_classes, hidden=head.get("hidden"), dropout=head.get("dropout", 0.0))
-    if pretrained is not False:
-        pretrained_module.load_pretrained(model, weights)
-        keep = {k: tuple(v) if isinstance(v, list) else v for k, v in saved_cfg.items()
-                if k in ("mean", "std", "interpolation", "crop_pct", "tag", "source", "license")}
-        if model.default_cfg.get("input_size", (None,))[0] == in_chans:
-            model.default_cfg = {**model.default_cfg, **keep}
-    return _features(model, features_only, out_indices)
-
-
 @functools.lru_cache(maxsize=None)
 def _cached_info(name: str, frozen_kwargs: tuple[tuple[str, Any], ...]) -> ModelInfo:
     entry = get_entry(name)
@@ -472,8 +367,8 @@ def _cached_info(name: str, frozen_kwargs: tuple[tuple[str, Any], ...]) -> Model
         std=tuple(cfg["std"]),
         interpolation=cfg["interpolation"],
         crop_pct=cfg["crop_pct"],
-        pretrained_tags=tuple(pretrained_module.PRETRAINED.get(entry.name, {}).values()),
-        default_tag=pretrained_module.DEFAULT_TAGS.get(entry.name),
+        pretrained_tags=tuple(PRETRAINED.get(entry.name, {}).values()),
+        default_tag=DEFAULT_TAGS.get(entry.name),
     )
 
 
@@ -495,3 +390,12 @@ def model_info(name: str, **kwargs: Any) -> ModelInfo:
             check_positive_int(key, kwargs[key])
     frozen = tuple(sorted((k, v) for k, v in kwargs.items() if v is not None))
     return _cached_info(entry.name, frozen)
+
+
+def __getattr__(name: str) -> Any:
+    # cnnzoo.registry.create, as before cnnzoo.factory held it
+    if name == "create":
+        from cnnzoo.factory import create
+
+        return create
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -97,7 +97,7 @@ def freeze(model: nn.Module, up_to: str, train_bn: bool = False) -> nn.Module:
     stages = getattr(model, "stages", None)
     if not isinstance(stages, dict):
         raise CnnzooValueError(f"{type(model).__name__} declares no stages; use freeze_backbone.")
-    if up_to not in stages:
+    if not isinstance(up_to, str) or up_to not in stages:
         raise CnnzooValueError(f"{type(model).__name__} has no stage {up_to!r}; its stages are: {', '.join(stages)}.")
     chosen: list[nn.Module] = []
     for name, modules in stages.items():

@@ -70,12 +70,12 @@ def _cfg_of(model_or_name: nn.Module | str) -> dict:
 
             raise CnnzooValueError("The model has no default_cfg; build it with cnnzoo.create or pass its name.")
         return dict(cfg)
-    from cnnzoo import pretrained, registry
+    from cnnzoo import factory, registry
 
     with torch.device("meta"):
-        cfg = dict(registry.create(model_or_name.rpartition(".")[0] if "." in model_or_name else model_or_name,
+        cfg = dict(factory.create(model_or_name.rpartition(".")[0] if "." in model_or_name else model_or_name,
                                    pretrained=False).default_cfg)
     if "." in model_or_name:
         model_name, _, tag = model_or_name.rpartition(".")
-        cfg.update(pretrained.get_tag(model_name, tag).cfg())
+        cfg.update(registry.get_tag(model_name, tag).cfg())
     return cfg

@@ -11,7 +11,7 @@ so code written for timm models works on cnnzoo's.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import torch
@@ -20,7 +20,7 @@ from torch.utils.checkpoint import checkpoint
 
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 from cnnzoo._geometry import min_input_side
-from cnnzoo.errors import InputShapeError, check_positive_int, check_probability
+from cnnzoo.errors import MAX_CHANNELS, MAX_CLASSES, InputShapeError, check_positive_int, check_probability
 from cnnzoo.layers.classifier import auto_hidden_width, mlp_head
 
 __all__ = ["ZooModel", "PooledClassifierModel", "CheckpointedSequential", "checkpoint_modules"]
@@ -75,6 +75,10 @@ class CheckpointedSequential(nn.Sequential):
         return x
 
 
+#: The entries of ``default_cfg`` that weights bring: what input they were trained and evaluated with.
+_WEIGHTS_CFG_KEYS = ("input_size", "crop_pct", "resize", "interpolation", "mean", "std", "tag", "source", "license")
+
+
 class ZooModel(nn.Module):
     """Base class of cnnzoo's networks: argument checks, input checks and the classifier interface.
 
@@ -109,8 +113,8 @@ class ZooModel(nn.Module):
 
     def __init__(self, *, num_classes: int, in_chans: int) -> None:
         super().__init__()
-        self.num_classes = check_positive_int("num_classes", num_classes)
-        self.in_chans = check_positive_int("in_chans", in_chans)
+        self.num_classes = check_positive_int("num_classes", num_classes, MAX_CLASSES)
+        self.in_chans = check_positive_int("in_chans", in_chans, MAX_CHANNELS)
         self.num_features = 0
         self.min_input_size: int | None = None
         self.default_cfg: dict[str, Any] = {}
@@ -134,6 +138,27 @@ class ZooModel(nn.Module):
             "classifier": self.classifier_name,
             "first_conv": self.first_conv_name,
         }
+
+    @property
+    def pretrained_cfg(self) -> dict[str, Any]:
+        """timm's name for :attr:`default_cfg`: the input the network (and its weights) expects."""
+        return self.default_cfg
+
+    def apply_pretrained_cfg(self, cfg: Mapping[str, Any]) -> None:
+        """Take the input configuration of weights just loaded into the model.
+
+        Size, crop, resize, interpolation, mean and std, tag, source and license come from ``cfg``; the
+        size's channels and the mean and std follow the model's ``in_chans`` (averaged for one channel,
+        cycled for more, as the first convolution was adapted), and the architecture and class count stay
+        the model's own.
+        """
+        taken = {key: cfg[key] for key in _WEIGHTS_CFG_KEYS if cfg.get(key) is not None}
+        if "input_size" in taken:
+            taken["input_size"] = (self.in_chans, *tuple(taken["input_size"])[1:])
+        for key in ("mean", "std"):
+            if key in taken:
+                taken[key] = adapt_mean_std(tuple(taken[key]), self.in_chans)
+        self.default_cfg = {**self.default_cfg, **taken}
 
     def spatial_layers(self) -> list[nn.Module]:
         """The modules an input passes through in order, for computing the smallest input.
@@ -266,7 +291,7 @@ class ZooModel(nn.Module):
             >>> model = cnnzoo.create("resnet50")
             >>> model.replace_head(5, hidden="auto", dropout=0.2)   # Linear(2048, 128)-ReLU-Dropout-Linear(128, 5)
         """
-        num_classes = check_positive_int("num_classes", num_classes)
+        num_classes = check_positive_int("num_classes", num_classes, MAX_CLASSES)
         dropout = check_probability("dropout", dropout)
         if isinstance(hidden, str) and hidden == "auto":
             hidden = auto_hidden_width(self.num_features, num_classes)

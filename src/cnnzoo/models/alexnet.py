@@ -12,6 +12,7 @@ from cnnzoo.errors import CnnzooValueError, check_positive_int, check_probabilit
 from cnnzoo.layers import LocalResponseNorm
 from cnnzoo.models._base import PooledClassifierModel
 from cnnzoo.registry import register_model
+from cnnzoo.weights import torchvision_tag as tv
 
 __all__ = ["AlexNet", "AlexNet2012"]
 
@@ -164,7 +165,9 @@ class AlexNet2012(PooledClassifierModel):
         return layer
 
 
-@register_model(paper='Krizhevsky, "One weird trick for parallelizing convolutional neural networks", arXiv 2014. https://arxiv.org/abs/1404.5997')
+@register_model(paper='Krizhevsky, "One weird trick for parallelizing convolutional neural networks", arXiv 2014. https://arxiv.org/abs/1404.5997', weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", hub=None, license="bsd-3-clause", top1=56.522, top5=79.066, resize=256),
+])
 def alexnet(**kwargs: Any) -> AlexNet:
     """AlexNet as torchvision ships it: the single-tower variant of Krizhevsky 2014; 61,100,840 parameters."""
     return AlexNet(**kwargs)

@@ -26,6 +26,7 @@ from cnnzoo._cfg import CIFAR_MEAN, CIFAR_STD
 from cnnzoo.errors import check_probability
 from cnnzoo.models._base import ZooModel
 from cnnzoo.registry import register_model
+from cnnzoo.weights import torchvision_tag as tv
 
 __all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "CifarDenseNet"]
 
@@ -676,25 +677,33 @@ class DenseNet(ZooModel):
 _DENSENET = 'Huang, Liu, van der Maaten, Weinberger, "Densely Connected Convolutional Networks", CVPR 2017. https://arxiv.org/abs/1608.06993'
 
 
-@register_model(paper=_DENSENET)
+@register_model(paper=_DENSENET, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/densenet121-a639ec97.pth", hub="timm/densenet121.tv_in1k", license="apache-2.0", top1=74.434, top5=91.972, resize=256),
+])
 def densenet121(**kwargs: Any) -> DenseNet:
     """DenseNet-121 (Huang et al. 2017, Table 1): k=32, blocks (6, 12, 24, 16); 7,978,856 parameters."""
     return DenseNet((6, 12, 24, 16), growth_rate=32, stem_channels=64, **kwargs)
 
 
-@register_model(paper=_DENSENET)
+@register_model(paper=_DENSENET, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/densenet161-8d451a50.pth", hub="timm/densenet161.tv_in1k", license="apache-2.0", top1=77.138, top5=93.56, resize=256),
+])
 def densenet161(**kwargs: Any) -> DenseNet:
     """DenseNet-161 (Huang et al. 2017, Table 1): k=48, blocks (6, 12, 36, 24); 28,681,000 parameters."""
     return DenseNet((6, 12, 36, 24), growth_rate=48, stem_channels=96, **kwargs)
 
 
-@register_model(paper=_DENSENET)
+@register_model(paper=_DENSENET, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/densenet169-b2777c0a.pth", hub="timm/densenet169.tv_in1k", license="apache-2.0", top1=75.6, top5=92.806, resize=256),
+])
 def densenet169(**kwargs: Any) -> DenseNet:
     """DenseNet-169 (Huang et al. 2017, Table 1): k=32, blocks (6, 12, 32, 32); 14,149,480 parameters."""
     return DenseNet((6, 12, 32, 32), growth_rate=32, stem_channels=64, **kwargs)
 
 
-@register_model(paper=_DENSENET)
+@register_model(paper=_DENSENET, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/densenet201-c1103571.pth", hub="timm/densenet201.tv_in1k", license="apache-2.0", top1=76.896, top5=93.37, resize=256),
+])
 def densenet201(**kwargs: Any) -> DenseNet:
     """DenseNet-201 (Huang et al. 2017, Table 1): k=32, blocks (6, 12, 48, 32); 20,013,928 parameters."""
     return DenseNet((6, 12, 48, 32), growth_rate=32, stem_channels=64, **kwargs)

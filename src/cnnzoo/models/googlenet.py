@@ -20,6 +20,7 @@ from cnnzoo.errors import InputShapeError, check_probability
 from cnnzoo.layers import LocalResponseNorm
 from cnnzoo.models._base import ZooModel
 from cnnzoo.registry import register_model
+from cnnzoo.weights import torchvision_tag as tv
 
 __all__ = ["GoogLeNet", "GoogLeNet2014", "GoogLeNetOutputs", "Inception", "InceptionAux", "BasicConv2d", "ConvReLU"]
 
@@ -458,7 +459,9 @@ class GoogLeNet2014(_InceptionV1):
             )
 
 
-@register_model(paper='Szegedy et al., "Going Deeper with Convolutions", CVPR 2015. https://arxiv.org/abs/1409.4842')
+@register_model(paper='Szegedy et al., "Going Deeper with Convolutions", CVPR 2015. https://arxiv.org/abs/1409.4842', weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/googlenet-1378be20.pth", hub=None, license="bsd-3-clause", top1=69.778, top5=89.53, resize=256, transform_input=True),
+])
 def googlenet(**kwargs: Any) -> GoogLeNet:
     """GoogLeNet (Szegedy et al. 2015) as torchvision builds it, auxiliary classifiers off; 6,624,904 parameters."""
     return GoogLeNet(**kwargs)

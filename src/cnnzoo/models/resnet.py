@@ -17,6 +17,7 @@ from cnnzoo._cfg import CIFAR_MEAN, CIFAR_STD
 from cnnzoo.layers import SqueezeExcite
 from cnnzoo.models._base import CheckpointedSequential, ZooModel
 from cnnzoo.registry import register_model
+from cnnzoo.weights import PretrainedTag, torchvision_tag as tv
 
 __all__ = [
     "BasicBlock",
@@ -302,67 +303,96 @@ _WIDE = 'Zagoruyko, Komodakis, "Wide Residual Networks", BMVC 2016. https://arxi
 _SE = 'Hu, Shen, Sun, "Squeeze-and-Excitation Networks", CVPR 2018. https://arxiv.org/abs/1709.01507'
 
 
-@register_model(paper=_RESNET)
+@register_model(paper=_RESNET, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/resnet18-f37072fd.pth", hub="timm/resnet18.tv_in1k", license="bsd-3-clause", top1=69.758, top5=89.078, resize=256),
+])
 def resnet18(**kwargs: Any) -> ResNet:
     """ResNet-18 (He et al. 2016, Table 1): basic blocks (2, 2, 2, 2); 11,689,512 parameters."""
     return ResNet(BasicBlock, (2, 2, 2, 2), **kwargs)
 
 
-@register_model(paper=_RESNET)
+@register_model(paper=_RESNET, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/resnet34-b627a593.pth", hub="timm/resnet34.tv_in1k", license="bsd-3-clause", top1=73.314, top5=91.42, resize=256),
+])
 def resnet34(**kwargs: Any) -> ResNet:
     """ResNet-34 (He et al. 2016, Table 1): basic blocks (3, 4, 6, 3); 21,797,672 parameters."""
     return ResNet(BasicBlock, (3, 4, 6, 3), **kwargs)
 
 
-@register_model(paper=_RESNET)
+@register_model(paper=_RESNET, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/resnet50-0676ba61.pth", hub="timm/resnet50.tv_in1k", license="bsd-3-clause", top1=76.13, top5=92.862, resize=256),
+    tv("tv2_in1k", "https://download.pytorch.org/models/resnet50-11ad3fa6.pth", hub="timm/resnet50.tv2_in1k", license="bsd-3-clause", top1=80.858, top5=95.434, resize=232),
+])
 def resnet50(**kwargs: Any) -> ResNet:
     """ResNet-50 (He et al. 2016, Table 1): bottlenecks (3, 4, 6, 3); 25,557,032 parameters."""
     return ResNet(Bottleneck, (3, 4, 6, 3), **kwargs)
 
 
-@register_model(paper=_RESNET)
+@register_model(paper=_RESNET, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/resnet101-63fe2227.pth", hub="timm/resnet101.tv_in1k", license="bsd-3-clause", top1=77.374, top5=93.546, resize=256),
+    tv("tv2_in1k", "https://download.pytorch.org/models/resnet101-cd907fc2.pth", hub="timm/resnet101.tv2_in1k", license="bsd-3-clause", top1=81.886, top5=95.78, resize=232),
+])
 def resnet101(**kwargs: Any) -> ResNet:
     """ResNet-101 (He et al. 2016, Table 1): bottlenecks (3, 4, 23, 3); 44,549,160 parameters."""
     return ResNet(Bottleneck, (3, 4, 23, 3), **kwargs)
 
 
-@register_model(paper=_RESNET)
+@register_model(paper=_RESNET, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/resnet152-394f9c45.pth", hub="timm/resnet152.tv_in1k", license="bsd-3-clause", top1=78.312, top5=94.046, resize=256),
+    tv("tv2_in1k", "https://download.pytorch.org/models/resnet152-f82ba261.pth", hub="timm/resnet152.tv2_in1k", license="bsd-3-clause", top1=82.284, top5=96.002, resize=232),
+])
 def resnet152(**kwargs: Any) -> ResNet:
     """ResNet-152 (He et al. 2016, Table 1): bottlenecks (3, 8, 36, 3); 60,192,808 parameters."""
     return ResNet(Bottleneck, (3, 8, 36, 3), **kwargs)
 
 
-@register_model(family="resnext", paper=_RESNEXT)
+@register_model(family="resnext", paper=_RESNEXT, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/resnext50_32x4d-7cdf4587.pth", hub="timm/resnext50_32x4d.tv_in1k", license="bsd-3-clause", top1=77.618, top5=93.698, resize=256),
+    tv("tv2_in1k", "https://download.pytorch.org/models/resnext50_32x4d-1a0047aa.pth", hub="timm/resnext50_32x4d.tv2_in1k", license="bsd-3-clause", top1=81.198, top5=95.34, resize=232),
+])
 def resnext50_32x4d(**kwargs: Any) -> ResNet:
     """ResNeXt-50 32x4d (Xie et al. 2017, Table 1): cardinality 32, width 4; 25,028,904 parameters."""
     return ResNet(Bottleneck, (3, 4, 6, 3), cardinality=32, bottleneck_width=4, **kwargs)
 
 
-@register_model(family="resnext", paper=_RESNEXT)
+@register_model(family="resnext", paper=_RESNEXT, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/resnext101_32x8d-8ba56ff5.pth", hub="timm/resnext101_32x8d.tv_in1k", license="bsd-3-clause", top1=79.312, top5=94.526, resize=256),
+    tv("tv2_in1k", "https://download.pytorch.org/models/resnext101_32x8d-110c445d.pth", hub="timm/resnext101_32x8d.tv2_in1k", license="bsd-3-clause", top1=82.834, top5=96.228, resize=232),
+])
 def resnext101_32x8d(**kwargs: Any) -> ResNet:
     """ResNeXt-101 32x8d (Xie et al. 2017): cardinality 32, width 8; 88,791,336 parameters."""
     return ResNet(Bottleneck, (3, 4, 23, 3), cardinality=32, bottleneck_width=8, **kwargs)
 
 
-@register_model(family="resnext", paper=_RESNEXT)
+@register_model(family="resnext", paper=_RESNEXT, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/resnext101_64x4d-173b62eb.pth", hub="timm/resnext101_64x4d.tv_in1k", license="bsd-3-clause", top1=83.246, top5=96.454, resize=232),
+])
 def resnext101_64x4d(**kwargs: Any) -> ResNet:
     """ResNeXt-101 64x4d (Xie et al. 2017, Table 5): cardinality 64, width 4; 83,455,272 parameters."""
     return ResNet(Bottleneck, (3, 4, 23, 3), cardinality=64, bottleneck_width=4, **kwargs)
 
 
-@register_model(family="wide_resnet", paper=_WIDE)
+@register_model(family="wide_resnet", paper=_WIDE, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/wide_resnet50_2-95faca4d.pth", hub="timm/wide_resnet50_2.tv_in1k", license="bsd-3-clause", top1=78.468, top5=94.086, resize=256),
+    tv("tv2_in1k", "https://download.pytorch.org/models/wide_resnet50_2-9ba9bcbe.pth", hub="timm/wide_resnet50_2.tv2_in1k", license="bsd-3-clause", top1=81.602, top5=95.758, resize=232),
+])
 def wide_resnet50_2(**kwargs: Any) -> ResNet:
     """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016): ResNet-50 with bottlenecks twice as wide; 68,883,240 parameters."""
     return ResNet(Bottleneck, (3, 4, 6, 3), bottleneck_width=128, **kwargs)
 
 
-@register_model(family="wide_resnet", paper=_WIDE)
+@register_model(family="wide_resnet", paper=_WIDE, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/wide_resnet101_2-32ee1156.pth", hub="timm/wide_resnet101_2.tv_in1k", license="bsd-3-clause", top1=78.848, top5=94.284, resize=256),
+    tv("tv2_in1k", "https://download.pytorch.org/models/wide_resnet101_2-d733dc28.pth", hub="timm/wide_resnet101_2.tv2_in1k", license="bsd-3-clause", top1=82.51, top5=96.02, resize=232),
+])
 def wide_resnet101_2(**kwargs: Any) -> ResNet:
     """Wide ResNet-101-2 (Zagoruyko & Komodakis 2016): ResNet-101 with bottlenecks twice as wide; 126,886,696 parameters."""
     return ResNet(Bottleneck, (3, 4, 23, 3), bottleneck_width=128, **kwargs)
 
 
-@register_model(family="seresnet", paper=_SE)
+@register_model(family="seresnet", paper=_SE, weights=[
+    PretrainedTag("ra2_in1k", hf_hub_id="timm/seresnet50.ra2_in1k", url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/seresnet50_ra_224-8efdb4bb.pth", publisher="timm", license="apache-2.0", top1=81.284, top5=95.652, resize=303, crop=288, interpolation="bicubic"),
+])
 def seresnet50(**kwargs: Any) -> ResNet:
     """SE-ResNet-50 (Hu et al. 2018, Table 1): ResNet-50 with an SE module (r=16) in each bottleneck; 28,088,024 parameters."""
     return ResNet(Bottleneck, (3, 4, 6, 3), se_reduction=16, **kwargs)

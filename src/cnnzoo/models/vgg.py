@@ -14,6 +14,7 @@ from torch import nn
 from cnnzoo.errors import check_probability
 from cnnzoo.models._base import PooledClassifierModel
 from cnnzoo.registry import register_model
+from cnnzoo.weights import torchvision_tag as tv
 
 __all__ = ["VGG", "VGG_CONFIGS", "make_vgg_features"]
 
@@ -138,49 +139,65 @@ class VGG(PooledClassifierModel):
 _VGG = 'Simonyan, Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition", ICLR 2015. https://arxiv.org/abs/1409.1556'
 
 
-@register_model(paper=_VGG)
+@register_model(paper=_VGG, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/vgg11-8a719046.pth", hub="timm/vgg11.tv_in1k", license="bsd-3-clause", top1=69.02, top5=88.628, resize=256),
+])
 def vgg11(**kwargs: Any) -> VGG:
     """VGG-11, configuration A of Simonyan & Zisserman 2015 (Table 1); 132,863,336 parameters."""
     return VGG(VGG_CONFIGS["A"], **kwargs)
 
 
-@register_model(paper=_VGG)
+@register_model(paper=_VGG, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/vgg11_bn-6002323d.pth", hub="timm/vgg11_bn.tv_in1k", license="bsd-3-clause", top1=70.37, top5=89.81, resize=256),
+])
 def vgg11_bn(**kwargs: Any) -> VGG:
     """VGG-11 (configuration A, Simonyan & Zisserman 2015) with BatchNorm; 132,868,840 parameters."""
     return VGG(VGG_CONFIGS["A"], batch_norm=True, **kwargs)
 
 
-@register_model(paper=_VGG)
+@register_model(paper=_VGG, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/vgg13-19584684.pth", hub="timm/vgg13.tv_in1k", license="bsd-3-clause", top1=69.928, top5=89.246, resize=256),
+])
 def vgg13(**kwargs: Any) -> VGG:
     """VGG-13, configuration B of Simonyan & Zisserman 2015 (Table 1); 133,047,848 parameters."""
     return VGG(VGG_CONFIGS["B"], **kwargs)
 
 
-@register_model(paper=_VGG)
+@register_model(paper=_VGG, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/vgg13_bn-abd245e5.pth", hub="timm/vgg13_bn.tv_in1k", license="bsd-3-clause", top1=71.586, top5=90.374, resize=256),
+])
 def vgg13_bn(**kwargs: Any) -> VGG:
     """VGG-13 (configuration B, Simonyan & Zisserman 2015) with BatchNorm; 133,053,736 parameters."""
     return VGG(VGG_CONFIGS["B"], batch_norm=True, **kwargs)
 
 
-@register_model(paper=_VGG)
+@register_model(paper=_VGG, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/vgg16-397923af.pth", hub="timm/vgg16.tv_in1k", license="bsd-3-clause", top1=71.592, top5=90.382, resize=256),
+])
 def vgg16(**kwargs: Any) -> VGG:
     """VGG-16, configuration D of Simonyan & Zisserman 2015 (Table 1); 138,357,544 parameters."""
     return VGG(VGG_CONFIGS["D"], **kwargs)
 
 
-@register_model(paper=_VGG)
+@register_model(paper=_VGG, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/vgg16_bn-6c64b313.pth", hub="timm/vgg16_bn.tv_in1k", license="bsd-3-clause", top1=73.36, top5=91.516, resize=256),
+])
 def vgg16_bn(**kwargs: Any) -> VGG:
     """VGG-16 (configuration D, Simonyan & Zisserman 2015) with BatchNorm; 138,365,992 parameters."""
     return VGG(VGG_CONFIGS["D"], batch_norm=True, **kwargs)
 
 
-@register_model(paper=_VGG)
+@register_model(paper=_VGG, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", hub="timm/vgg19.tv_in1k", license="bsd-3-clause", top1=72.376, top5=90.876, resize=256),
+])
 def vgg19(**kwargs: Any) -> VGG:
     """VGG-19, configuration E of Simonyan & Zisserman 2015 (Table 1); 143,667,240 parameters."""
     return VGG(VGG_CONFIGS["E"], **kwargs)
 
 
-@register_model(paper=_VGG)
+@register_model(paper=_VGG, weights=[
+    tv("tv_in1k", "https://download.pytorch.org/models/vgg19_bn-c79401a0.pth", hub="timm/vgg19_bn.tv_in1k", license="bsd-3-clause", top1=74.218, top5=91.842, resize=256),
+])
 def vgg19_bn(**kwargs: Any) -> VGG:
     """VGG-19 (configuration E, Simonyan & Zisserman 2015) with BatchNorm; 143,678,248 parameters."""
     return VGG(VGG_CONFIGS["E"], batch_norm=True, **kwargs)
