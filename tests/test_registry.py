@@ -306,3 +306,28 @@ def test_a_users_model_declares_its_weights_at_registration_and_loads_them(clean
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), reference.state_dict().values()))
     cnnzoo.register_model(name="tiny", overwrite=True)(tiny)  # re-registered without weights: none left
     assert cnnzoo.list_models("tiny", pretrained=True) == []
+
+
+def test_a_misspelt_architecture_option_is_named_at_the_call_for_every_model():
+    for name in ["alexnet", "resnet18", "densenet121", "vgg11", "googlenet_2014"]:
+        with pytest.raises(cnnzoo.CnnzooTypeError, match="no_such_option") as caught:
+            with torch.device("meta"):
+                cnnzoo.create(name, no_such_option=1)
+        assert isinstance(caught.value, TypeError) and "it takes" in str(caught.value)
+
+
+def test_a_trailing_dot_is_not_the_default_tag():
+    with pytest.raises(cnnzoo.UnknownModelError, match="no tag after it"):
+        cnnzoo.create("resnet18.")
+
+
+@pytest.mark.parametrize("bad", [3, [1], ("vgg*", None)])
+def test_list_models_refuses_patterns_that_are_not_strings(bad):
+    with pytest.raises(cnnzoo.CnnzooValueError, match="Patterns are strings"):
+        cnnzoo.list_models(bad)
+
+
+@pytest.mark.parametrize("bad", [3, "my net", "org/net", "~net", "hf-hub:net"])
+def test_register_model_refuses_names_create_would_read_as_something_else(clean_registry, bad):
+    with pytest.raises(cnnzoo.RegistryError, match="path"):
+        cnnzoo.register_model(name=bad)(lambda **kwargs: nn.Identity())

@@ -6,7 +6,15 @@
 
 from cnnzoo import models  # noqa: F401  (registers every architecture)
 from cnnzoo import compat  # noqa: F401  (cnnzoo.compat.build_res50 without a second import)
-from cnnzoo.errors import CnnzooError, CnnzooValueError, InputShapeError, RegistryError, UnknownModelError, WeightsError
+from cnnzoo.errors import (
+    CnnzooError,
+    CnnzooTypeError,
+    CnnzooValueError,
+    InputShapeError,
+    RegistryError,
+    UnknownModelError,
+    WeightsError,
+)
 from cnnzoo.pretrained import LoadReport, load_pretrained, push_to_hub, save_pretrained
 from cnnzoo.weights import PretrainedTag
 from cnnzoo.factory import create
@@ -30,6 +38,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CnnzooError",
+    "CnnzooTypeError",
     "CnnzooValueError",
     "FeatureExtractor",
     "InputShapeError",

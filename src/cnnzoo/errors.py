@@ -18,6 +18,7 @@ __all__ = [
     "WeightsError",
     "RegistryError",
     "CnnzooValueError",
+    "CnnzooTypeError",
 ]
 
 
@@ -43,6 +44,10 @@ class RegistryError(CnnzooError, ValueError):
 
 class CnnzooValueError(CnnzooError, ValueError):
     """An argument with a value outside what it accepts."""
+
+
+class CnnzooTypeError(CnnzooError, TypeError):
+    """An argument a function does not take (a misspelt architecture option, say)."""
 
 
 def check_positive_int(name: str, value: object, maximum: int | None = None) -> int:

@@ -93,6 +93,9 @@ def create(
     model_name, tag = name, None
     if name not in _REGISTRY and "." in name:
         model_name, _, tag = name.rpartition(".")
+        if not tag:
+            raise UnknownModelError(f"{name!r} ends in a '.' with no tag after it; write {model_name!r} or "
+                                    f"'{model_name}.TAG' (cnnzoo.list_models(pretrained=True) lists the tags).")
     entry = _get_entry_or_folder_hint(model_name)
     source: bool | str | None = None
     tag_entry = None

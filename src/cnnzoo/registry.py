@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import inspect
 import re
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from cnnzoo._meta import count_flops
-from cnnzoo.errors import RegistryError, UnknownModelError, WeightsError, check_positive_int
+from cnnzoo.errors import CnnzooTypeError, CnnzooValueError, RegistryError, UnknownModelError, WeightsError, check_positive_int
 from cnnzoo.weights import PretrainedTag
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 
@@ -111,11 +112,21 @@ _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def _accepted_keywords(fn: Callable[..., Any]) -> set[str] | None:
-    """The keyword names ``fn`` takes, or None when it takes ``**kwargs``."""
+    """The keyword arguments ``fn`` takes; for a ``**kwargs`` builder, those of the class it returns
+    (its return annotation), so a misspelt option fails at the call; None when that cannot be known."""
     parameters = inspect.signature(fn).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    try:
+        returned = typing.get_type_hints(fn).get("return")
+    except Exception:  # an annotation that does not resolve: no check rather than a wrong one
         return None
-    return {p.name for p in parameters}
+    if not (isinstance(returned, type) and issubclass(returned, nn.Module)):
+        return None
+    init = inspect.signature(returned.__init__).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in init):
+        return None
+    return {p.name for p in init if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"}
 
 
 def register_model(
@@ -173,6 +184,12 @@ def register_model(
 
     def decorate(builder: Builder) -> Builder:
         model_name = name or builder.__name__
+        if not isinstance(model_name, str) or not model_name or any(c.isspace() or c in "/\\" for c in model_name) \
+                or model_name.startswith(("~", "hf-hub:")):
+            raise RegistryError(
+                f"A model name is a word such as 'my_net', without spaces or path separators, so that "
+                f"cnnzoo.create never reads it as a path; got {model_name!r}."
+            )
         if "." in model_name:
             raise RegistryError(
                 f"Model name {model_name!r} has a '.', which separates a name from a pretrained tag "
@@ -198,7 +215,7 @@ def register_model(
             if accepted is not None:
                 unknown = sorted(set(kwargs) - accepted)
                 if unknown:
-                    raise TypeError(
+                    raise CnnzooTypeError(
                         f"{model_name}() got unexpected keyword arguments {unknown}; it takes "
                         f"{sorted(accepted)}."
                     )
@@ -266,7 +283,10 @@ def list_models(
     def as_list(value: str | Iterable[str] | None) -> list[str]:
         if value is None:
             return []
-        return [value] if isinstance(value, str) else list(value)
+        patterns = [value] if isinstance(value, str) else list(value) if isinstance(value, Iterable) else [value]
+        if not all(isinstance(p, str) for p in patterns):
+            raise CnnzooValueError(f"Patterns are strings such as 'resnet*' (or a list of them); got {value!r}.")
+        return patterns
 
     include, excluded = as_list(pattern), as_list(exclude)
 
