@@ -57,7 +57,7 @@ def check_positive_int(name: str, value: object, maximum: int | None = None) -> 
     Python, numpy and torch integers are accepted (anything with ``__index__``); ``bool`` and floats are not.
     """
     try:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or "bool" in str(getattr(value, "dtype", "")):  # numpy and torch booleans too
             raise TypeError
         number = operator.index(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, RuntimeError):  # torch raises these for non-integer tensors
@@ -118,5 +118,7 @@ def _as_float(name: str, value: object, expected: str) -> float:
         raise CnnzooValueError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).")
     try:
         return float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an integer beyond any float: infinite for the range checks
+        return math.inf if value > 0 else -math.inf  # type: ignore[operator]
     except (TypeError, ValueError, RuntimeError):
         raise CnnzooValueError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).") from None

@@ -25,15 +25,19 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import functools
+import gc
 import json
 import logging
 import math
+import operator
 import os
 import re
 import subprocess
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +50,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from cnnzoo.errors import CnnzooError, CnnzooValueError, check_positive_int
+from cnnzoo.errors import CnnzooError, CnnzooValueError, check_positive_float, check_positive_int
 
 __all__ = [
     "MemoryEstimate",
@@ -72,6 +76,18 @@ RUNTIME_OVERHEAD = 24 * 2**20
 #: The allocator settings under which a process's resident memory follows its live tensors: every
 #: allocation above 64 KiB gets its own mapping, returned to the system when freed, in one arena.
 MEASUREMENT_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "1"}
+
+#: The largest memory size cnnzoo takes (a budget, an overhead, an input batch): 1 PiB, 2**50 bytes, the
+#: ``cnnzoo memory --budget`` limit too. No one machine has that much (a node of eight H200s has 1.1 TiB of
+#: GPU memory, the largest CPU servers a few dozen TiB), so a larger figure is a slip of a unit; and below
+#: it a float holds every byte count exactly, and a step whose input batch is within it (its activations
+#: are at most a few hundred times the input in these networks) keeps every tensor's size far inside the
+#: int64 that torch counts bytes in.
+_MAX_BYTES = 2**50
+
+#: The floating-point types a network trains in end to end; the float8 types need scaled matrix products
+#: (torchao's), which a plain step does not run.
+_DTYPES = (torch.float32, torch.bfloat16, torch.float16, torch.float64)
 
 OptimizerFactory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
 OptimizerSpec = Union[str, OptimizerFactory, None]
@@ -101,7 +117,8 @@ def parse_bytes(size: int | str) -> int:
     bare ``K``/``M``/``G``/``T`` is binary, as in Slurm's ``--mem=2G``. Case does not matter.
 
     Args:
-        size: a positive number of bytes, or a string as above.
+        size: a whole number of bytes from 1 to 2**50 (1 PiB: more than any one machine has), as a Python,
+            numpy or torch integer, or a string as above.
 
     Returns:
         The size in bytes, rounded to the nearest byte.
@@ -113,28 +130,63 @@ def parse_bytes(size: int | str) -> int:
         >>> parse_bytes("1.5 GiB"), parse_bytes("2GB"), parse_bytes(4096)
         (1610612736, 2000000000, 4096)
     """
+    return _size_in_bytes("size", size)
+
+
+def _size_in_bytes(name: str, size: object, smallest: int = 1) -> int:
+    """:func:`parse_bytes` for the argument ``name``, whose messages name it; ``smallest`` is 0 or 1."""
     accepted = "Write it as a number with a unit, like '2GiB', '512MiB', '1.5 GiB' or '2GB' (10^9 bytes), or as bytes."
-    if isinstance(size, bool) or not isinstance(size, (int, str)):
-        raise CnnzooValueError(
-            f"Memory size must be an int or a string, got {size!r} ({type(size).__name__}). {accepted}")
-    if isinstance(size, int):
-        value: float = size
-    else:
+    if isinstance(size, str):
         match = _SIZE.match(size)
         unit = match.group(2).lower() if match else None
         if match is None or unit not in _UNITS:
-            raise CnnzooValueError(f"Cannot read {size!r} as a memory size. {accepted}")
-        value = float(match.group(1)) * _UNITS[unit]
-    if not math.isfinite(value) or round(value) < 1:
-        raise CnnzooValueError(f"Memory size must be at least one byte, got {size!r}. {accepted}")
+            raise CnnzooValueError(f"Cannot read {size!r} as a memory size ({name}). {accepted}")
+        value: float = float(match.group(1)) * _UNITS[unit]  # inf for "1e999": refused below
+    else:
+        whole = _integer(size)
+        if whole is None:
+            raise CnnzooValueError(
+                f"{name} must be a whole number of bytes or a string, got {size!r} ({type(size).__name__}). "
+                f"{accepted}")
+        value = whole
+    if value > _MAX_BYTES or (isinstance(value, float) and math.isnan(value)):  # ints of any size compare
+        raise CnnzooValueError(
+            f"{name} must be at most 1 PiB ({_MAX_BYTES:,} bytes), more memory than any one machine has; got "
+            f"{size!r}. Check its unit. {accepted}")
+    if round(value) < smallest:
+        least = "at least one byte" if smallest else "zero or more bytes"
+        raise CnnzooValueError(f"{name} must be {least}, got {size!r}. {accepted}")
     return int(round(value))
 
 
+def _integer(value: object) -> int | None:
+    """``value`` as an int if it is a Python, numpy or torch integer (not a bool), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RuntimeError):  # torch raises these for tensors that are not one integer
+        return None
+
+
 def format_bytes(size: int) -> str:
-    """A byte count for people: ``"512 B"``, ``"97.5 MiB"``, ``"1.25 GiB"``."""
-    if abs(size) < 1024:
-        return f"{size} B"
-    value = float(size)
+    """A byte count for people: ``"512 B"``, ``"97.5 MiB"``, ``"1.25 GiB"``.
+
+    Args:
+        size: a whole number of bytes (negative for a shortfall), as a Python, numpy or torch integer,
+            within +-2**63 (torch counts bytes in int64).
+
+    Raises:
+        CnnzooValueError: for anything else.
+    """
+    count = _integer(size)
+    if count is None:
+        raise CnnzooValueError(f"size must be a whole number of bytes, got {size!r} ({type(size).__name__}).")
+    if abs(count) >= 2**63:
+        raise CnnzooValueError(f"size must be within +-2**63 bytes (torch's int64 byte counts), got {count}.")
+    if abs(count) < 1024:
+        return f"{count} B"
+    value = float(count)
     for unit in ("KiB", "MiB", "GiB", "TiB"):
         value /= 1024
         if abs(value) < 1024 or unit == "TiB":
@@ -194,7 +246,7 @@ class MemoryEstimate:
 
     def fits(self, budget: int | str) -> bool:
         """Whether the step's peak stays within ``budget`` (bytes, or a size such as ``"2GiB"``)."""
-        return self.total <= parse_bytes(budget)
+        return self.total <= _size_in_bytes("budget", budget)
 
     def __str__(self) -> str:
         mode = f"training with {self.optimizer or 'no optimizer'}" if self.training else "inference"
@@ -350,16 +402,83 @@ def _optimizer_factory(optimizer: OptimizerSpec) -> tuple[str | None, OptimizerF
 
 
 def _as_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    candidate = dtype
     if isinstance(dtype, str):
-        candidate = getattr(torch, dtype.replace("torch.", ""), None)
-        if isinstance(candidate, torch.dtype):
-            dtype = candidate
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        candidate = getattr(torch, dtype.strip().replace("torch.", ""), None) if dtype.strip() else None
+    if candidate not in _DTYPES:
+        names = ", ".join(str(d) for d in _DTYPES)
         raise CnnzooValueError(
-            f"dtype must be a floating-point torch.dtype such as torch.float32, torch.bfloat16 or "
-            f"torch.float16, got {dtype!r}."
+            f"dtype must be one of {names} (or its name, such as 'bfloat16'), the types a network trains in "
+            f"end to end; got {dtype!r}."
         )
-    return dtype
+    return candidate  # type: ignore[return-value]
+
+
+def _check_flag(name: str, value: object) -> bool:
+    """``value`` if it is True or False (a numpy bool too), else a CnnzooValueError naming ``name``."""
+    if isinstance(value, bool):
+        return value
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+        return bool(value)
+    raise CnnzooValueError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
+
+
+def _check_input_size(input_size: object) -> int | tuple[int, int, int] | None:
+    """``input_size`` as None, one side, or ``(C, H, W)``, each a whole number >= 1; else a CnnzooValueError."""
+    if input_size is None:
+        return None
+    expected = "input_size must be (C, H, W) or one side, in whole numbers >= 1 (the model's default when None)"
+    if isinstance(input_size, Sequence) and not isinstance(input_size, (str, bytes)):
+        if len(input_size) != 3:
+            raise CnnzooValueError(f"{expected}; got {input_size!r}, of {len(input_size)} numbers.")
+        sides = []
+        for side in input_size:
+            try:
+                sides.append(check_positive_int("input_size", side))
+            except CnnzooValueError:
+                raise CnnzooValueError(f"{expected}; got {input_size!r}.") from None
+        return (sides[0], sides[1], sides[2])
+    try:
+        return check_positive_int("input_size", input_size)
+    except CnnzooValueError:
+        raise CnnzooValueError(f"{expected}; got {input_size!r} ({type(input_size).__name__}).") from None
+
+
+def _resolve_input_size(model: nn.Module, input_size: int | tuple[int, int, int] | None) -> tuple[int, int, int]:
+    """The ``(C, H, W)`` a checked ``input_size`` means for ``model``, from its ``default_cfg`` where needed."""
+    # a FeatureExtractor keeps its model's configuration on the model it wraps
+    cfg = getattr(model, "default_cfg", None) or getattr(getattr(model, "model", None), "default_cfg", None) or {}
+    if isinstance(input_size, tuple):
+        return input_size
+    if input_size is not None:  # one side: the model's channels, or an RGB image's
+        return (int(cfg.get("input_size", (3,))[0]), input_size, input_size)
+    if "input_size" not in cfg:
+        raise CnnzooValueError(f"{type(model).__name__} does not say what input it takes; pass input_size=(C, H, W).")
+    channels, height, width = (int(s) for s in cfg["input_size"])
+    return (channels, height, width)
+
+
+def _check_image_bytes(input_size: tuple[int, int, int], dtype: torch.dtype) -> int:
+    """The bytes of one image; a CnnzooValueError naming input_size if that is more than :data:`_MAX_BYTES`."""
+    image = math.prod(input_size) * dtype.itemsize
+    if image > _MAX_BYTES:
+        raise CnnzooValueError(
+            f"input_size {'x'.join(map(str, input_size))} is {image:,} bytes an image, more than 1 PiB "
+            f"({_MAX_BYTES:,} bytes), which no machine has; pass a smaller input_size."
+        )
+    return image
+
+
+def _check_batch_bytes(batch_size: int, input_size: tuple[int, int, int], dtype: torch.dtype) -> None:
+    """Refuse a batch whose input alone is more than :data:`_MAX_BYTES`, naming the argument to shrink."""
+    image = _check_image_bytes(input_size, dtype)
+    size = "x".join(map(str, input_size))
+    if batch_size * image > _MAX_BYTES:
+        raise CnnzooValueError(
+            f"batch_size {batch_size:,} of {size} images is {batch_size * image:,} bytes of input alone, more than "
+            f"1 PiB ({_MAX_BYTES:,} bytes), which no machine has; pass a batch_size of at most "
+            f"{_MAX_BYTES // image:,}, or max_batch_size() for the largest that fits a budget."
+        )
 
 
 @dataclass
@@ -375,9 +494,8 @@ class _Subject:
     name: str
 
 
-def _prepare(model_or_name: nn.Module | str, input_size: Sequence[int] | int | None, dtype: torch.dtype | str,
+def _prepare(model_or_name: nn.Module | str, input_size: int | tuple[int, int, int] | None, dtype: torch.dtype,
              create_kwargs: dict[str, Any]) -> _Subject:
-    dtype = _as_dtype(dtype)
     if isinstance(model_or_name, nn.Module):
         if create_kwargs:
             raise CnnzooValueError(
@@ -387,31 +505,54 @@ def _prepare(model_or_name: nn.Module | str, input_size: Sequence[int] | int | N
         model = model_or_name
         name = (getattr(model, "default_cfg", None) or {}).get("architecture", type(model).__name__)
     elif isinstance(model_or_name, (str, os.PathLike)):
-        from cnnzoo.registry import create
-
         name = os.fspath(model_or_name)
-        # the weights do not change the memory: build the architecture only, on the meta device
-        with torch.device("meta"):
-            model = create(name, **{**create_kwargs, "pretrained": False})
+        model = _meta_model(name, create_kwargs)
     else:
-        raise CnnzooValueError(f"Expected a model or a model name, got {type(model_or_name).__name__}.")
-    # a FeatureExtractor keeps its model's configuration on the model it wraps
-    cfg = getattr(model, "default_cfg", None) or getattr(getattr(model, "model", None), "default_cfg", None) or {}
-    if input_size is None:
-        if "input_size" not in cfg:
-            raise CnnzooValueError(
-                f"{type(model).__name__} does not say what input it takes; pass input_size=(C, H, W)."
-            )
-        size = tuple(int(s) for s in cfg["input_size"])
-    elif isinstance(input_size, int) and not isinstance(input_size, bool):
-        channels = cfg.get("input_size", (3,))[0]
-        size = (channels, input_size, input_size)
-    else:
-        size = tuple(input_size) if isinstance(input_size, Sequence) else ()
-        if len(size) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size):
-            raise CnnzooValueError(f"input_size must be (C, H, W) of positive ints, got {input_size!r}.")
+        raise CnnzooValueError(
+            f"model_or_name must be a model or a model name such as 'resnet50', got {type(model_or_name).__name__}.")
+    size = _resolve_input_size(model, input_size)
     state, params, buffers = _meta_state(model, dtype)
     return _Subject(model, state, params, buffers, size, dtype, name)  # type: ignore[arg-type]
+
+
+def _meta_model(name: str, create_kwargs: dict[str, Any]) -> nn.Module:
+    """The architecture ``name`` names, on the meta device: the weights do not change the memory."""
+    from cnnzoo.factory import create
+
+    try:
+        with torch.device("meta"):
+            return create(name, **{**create_kwargs, "pretrained": False})
+    except TypeError as exc:  # an argument the model's class does not take
+        raise CnnzooValueError(f"{exc} (the extra keyword arguments go to cnnzoo.create).") from exc
+
+
+@dataclass(frozen=True)
+class _StepArguments:
+    """What :func:`estimate_memory` and :func:`max_batch_size` were asked, checked."""
+
+    subject: _Subject
+    training: bool
+    optimizer_name: str | None
+    make_optimizer: OptimizerFactory | None
+    overhead: int
+
+
+def _check_step_arguments(model_or_name: nn.Module | str, input_size: object, training: object, optimizer: object,
+                          dtype: object, overhead: object, create_kwargs: dict[str, Any]) -> _StepArguments:
+    """The arguments :func:`estimate_memory` and :func:`max_batch_size` share, checked the same way for both.
+
+    The cheap checks come first; the model (on the meta device) is built last.
+    """
+    size = _check_input_size(input_size)
+    is_training = _check_flag("training", training)
+    dtype = _as_dtype(dtype)  # type: ignore[arg-type]
+    overhead_bytes = _size_in_bytes("overhead", overhead, smallest=0)
+    optimizer_name, make_optimizer = _optimizer_factory(optimizer)  # type: ignore[arg-type]
+    if not is_training:  # a forward pass updates nothing
+        optimizer_name, make_optimizer = None, None
+    subject = _prepare(model_or_name, size, dtype, create_kwargs)
+    _check_image_bytes(subject.input_size, dtype)
+    return _StepArguments(subject, is_training, optimizer_name, make_optimizer, overhead_bytes)
 
 
 @dataclass(frozen=True)
@@ -448,6 +589,11 @@ def _trace_step(subject: _Subject, batch_size: int, training: bool,
                 else:
                     del output
         except (RuntimeError, NotImplementedError) as exc:
+            if "overflow" in str(exc).lower():  # a tensor over 2**63 bytes: the input bound keeps clear of it
+                raise CnnzooValueError(
+                    f"{subject.name} at batch_size {batch_size} of {'x'.join(map(str, subject.input_size))} makes "
+                    f"a tensor too large to describe ({exc}); pass a smaller batch_size or input_size."
+                ) from exc
             if "meta" not in str(exc).lower():
                 raise
             raise CnnzooError(
@@ -458,11 +604,11 @@ def _trace_step(subject: _Subject, batch_size: int, training: bool,
                      grads=_storage_bytes(p.grad for p in params if p.grad is not None))
         trainable = [p for p in params if p.requires_grad]
         if training and make_optimizer is not None and trainable:
-            optimizer = make_optimizer(trainable)
+            optimizer = _build_optimizer(make_optimizer, trainable)
             with tracker:
-                optimizer.step()  # the first update creates the state
+                _update(optimizer)  # the first update creates the state
                 tracker.restart()
-                optimizer.step()  # the second runs as every later one does, with the state in place
+                _update(optimizer)  # the second runs as every later one does, with the state in place
             # the step counters stay on the CPU whatever the device, four bytes a parameter: not counted
             state = _storage_bytes(t for s in optimizer.state.values() for t in s.values()
                                    if isinstance(t, torch.Tensor) and t.is_meta)
@@ -472,6 +618,29 @@ def _trace_step(subject: _Subject, batch_size: int, training: bool,
         for p in params:
             p.grad = None
     return step
+
+
+def _build_optimizer(make_optimizer: OptimizerFactory, params: list[torch.Tensor]) -> torch.optim.Optimizer:
+    """The optimizer a callable ``optimizer=`` builds, or a CnnzooValueError saying what it should be."""
+    expected = ("optimizer must build a torch.optim optimizer from a list of parameters, like "
+                "functools.partial(torch.optim.SGD, lr=0.1)")
+    try:
+        optimizer = make_optimizer(params)
+    except (TypeError, ValueError) as exc:
+        raise CnnzooValueError(f"{expected}; {make_optimizer!r} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise CnnzooValueError(f"{expected}; {make_optimizer!r} returned {type(optimizer).__name__}.")
+    return optimizer
+
+
+def _update(optimizer: torch.optim.Optimizer) -> None:
+    try:
+        optimizer.step()
+    except TypeError as exc:  # LBFGS's step needs a closure that recomputes the loss
+        raise CnnzooValueError(
+            f"optimizer {type(optimizer).__name__} cannot step without arguments ({exc}); the estimate calls "
+            "optimizer.step() as a plain training loop does: give an optimizer whose step takes none, or None."
+        ) from exc
 
 
 def _to_estimate(subject: _Subject, step: _Step, training: bool, optimizer_name: str | None,
@@ -517,7 +686,8 @@ def estimate_memory(
             or a model object, whose ``requires_grad`` flags are honoured (a model after
             :func:`cnnzoo.freeze_backbone` gets gradients and optimizer state only for its head). A
             model object is neither copied nor changed: meta stand-ins replace its parameters for the trace.
-        batch_size: images per batch.
+        batch_size: images per batch, a whole number >= 1 (numpy and torch integers too) whose input batch
+            is at most 1 PiB.
         input_size: ``(C, H, W)``, or one side for square images; the model's default when None.
         training: a training step (forward, cross-entropy loss, backward, optimizer update) in training
             mode; False for a forward pass in evaluation mode without autograd.
@@ -526,10 +696,11 @@ def estimate_memory(
             ``torch.optim`` optimizer from a list of parameters (``functools.partial(torch.optim.SGD,
             lr=0.1)`` for SGD without momentum, which keeps no state).
         dtype: the floating-point type of parameters, buffers, inputs and activations alike: pure
-            float32, or pure bfloat16/float16 training. Mixed precision (autocast) keeps float32 weights
-            and runs most activations in half precision: it lies between the two estimates.
-        overhead: bytes (or a size such as ``"300MiB"``) for what the runtime takes beyond tensors;
-            :data:`RUNTIME_OVERHEAD` by default.
+            float32, or pure bfloat16/float16 training (float64 too), as a ``torch.dtype`` or its name.
+            Mixed precision (autocast) keeps float32 weights and runs most activations in half precision:
+            it lies between the two estimates.
+        overhead: bytes (or a size such as ``"300MiB"``) for what the runtime takes beyond tensors, from 0
+            to 1 PiB; :data:`RUNTIME_OVERHEAD` by default.
         **create_kwargs: arguments of :func:`cnnzoo.create` (``num_classes=10``, ``drop_rate=0.2``) when
             the model is given by name.
 
@@ -537,7 +708,9 @@ def estimate_memory(
         A :class:`MemoryEstimate`; ``print`` it for a breakdown.
 
     Raises:
-        CnnzooValueError: for a batch size below 1, an unknown optimizer or dtype, a bad input size.
+        CnnzooValueError: for an argument of the wrong type or out of range (a batch size below 1, or one
+            whose input alone is over 1 PiB), an unknown optimizer or dtype, a bad input size; the
+            message names the argument. :func:`max_batch_size` checks its arguments the same way.
         UnknownModelError: for an unregistered name.
         InputShapeError: for an input the network cannot take (too small, wrong channels).
 
@@ -546,16 +719,12 @@ def estimate_memory(
         >>> estimate.fits("8GiB")
         True
     """
-    check_positive_int("batch_size", batch_size)
-    overhead_bytes = _overhead_bytes(overhead)
-    subject = _prepare(model_or_name, input_size, dtype, create_kwargs)
-    optimizer_name, make_optimizer = _optimizer_factory(optimizer if training else None)
-    step = _trace_step(subject, batch_size, training, make_optimizer)
-    return _to_estimate(subject, step, training, optimizer_name, overhead_bytes)
-
-
-def _overhead_bytes(overhead: int | str) -> int:
-    return 0 if overhead == 0 else parse_bytes(overhead)
+    batch = check_positive_int("batch_size", batch_size)
+    checked = _check_step_arguments(model_or_name, input_size, training, optimizer, dtype, overhead, create_kwargs)
+    subject = checked.subject
+    _check_batch_bytes(batch, subject.input_size, subject.dtype)
+    step = _trace_step(subject, batch, checked.training, checked.make_optimizer)
+    return _to_estimate(subject, step, checked.training, checked.optimizer_name, checked.overhead)
 
 
 def max_batch_size(
@@ -579,7 +748,7 @@ def max_batch_size(
 
     Args:
         model_or_name: a registered name or a model object, as for :func:`estimate_memory`.
-        budget: the memory available, as bytes or a size such as ``"2GiB"`` or ``"512MiB"``.
+        budget: the memory available, as bytes or a size such as ``"2GiB"`` or ``"512MiB"``, at most 1 PiB.
         input_size: ``(C, H, W)``, or one side; the model's default when None.
         training: a training step rather than inference.
         optimizer: as for :func:`estimate_memory`.
@@ -591,17 +760,18 @@ def max_batch_size(
         The largest batch size ``N`` with ``estimate_memory(..., N).total <= budget``.
 
     Raises:
-        CnnzooValueError: for a budget that cannot be read, or one that not even a batch of one fits
-            (the message says how much one image needs, and what would shrink it).
+        CnnzooValueError: for a budget that cannot be read or is over 1 PiB, or one that not even a batch
+            of one fits (the message says how much one image needs, and what would shrink it); for the
+            other arguments as :func:`estimate_memory` says.
 
     Example:
         >>> cnnzoo.max_batch_size("resnet18", "2GiB")  # doctest: +SKIP
         88
     """
-    budget_bytes = parse_bytes(budget)
-    overhead_bytes = _overhead_bytes(overhead)
-    subject = _prepare(model_or_name, input_size, dtype, create_kwargs)
-    optimizer_name, make_optimizer = _optimizer_factory(optimizer if training else None)
+    budget_bytes = _size_in_bytes("budget", budget)
+    checked = _check_step_arguments(model_or_name, input_size, training, optimizer, dtype, overhead, create_kwargs)
+    subject, training, overhead_bytes = checked.subject, checked.training, checked.overhead
+    optimizer_name, make_optimizer = checked.optimizer_name, checked.make_optimizer
     first = _trace_step(subject, 1, training, make_optimizer)
     one = _to_estimate(subject, first, training, optimizer_name, overhead_bytes)
     if one.total > budget_bytes:
@@ -654,7 +824,7 @@ def _too_small_message(subject: _Subject, model_or_name: nn.Module | str, one: M
     if subject.dtype == torch.float32:
         fixes.append("dtype=torch.bfloat16 (half the bytes)")
     if one.training and isinstance(model_or_name, (str, os.PathLike)) and not create_kwargs.get("memory_efficient"):
-        from cnnzoo.registry import create
+        from cnnzoo.factory import create
 
         try:  # a model that recomputes in backward what it would otherwise keep says so by accepting this
             with torch.device("meta"):
@@ -672,121 +842,285 @@ def _too_small_message(subject: _Subject, model_or_name: nn.Module | str, one: M
 
 # -- measuring the real thing ----------------------------------------------------------------------
 
+#: One measurement at a time in a process: each resets the process's peak (the kernel's or the CUDA
+#: allocator's), which would cut another one short, or take it below its own baseline.
+_MEASURING = threading.Lock()
+
+#: The longest :func:`measure_step_peak_in_subprocess` waits: a day, where DenseNet-121 steps at batch 8 in
+#: seconds on two cores (and subprocess's waits overflow a little beyond three weeks).
+_MAX_TIMEOUT = 24 * 3600.0
+
+
 def _read_status(*keys: str) -> dict[str, int]:
     values: dict[str, int] = {}
-    with open("/proc/self/status", encoding="ascii") as status:
+    with open("/proc/self/status", "rb") as status:  # the process name in it need not be ASCII
         for line in status:
-            key, _, value = line.partition(":")
-            if key in keys:
-                values[key] = int(value.split()[0]) * 1024  # reported in kB
+            key, _, value = line.partition(b":")
+            name = key.decode("ascii", "replace")
+            if name in keys:
+                values[name] = int(value.split()[0]) * 1024  # reported in kB
     return values
 
 
-def measure_step_peak(model: nn.Module, batch_size: int, input_size: Sequence[int] | None = None,
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep Python's cycle collector from running, in any thread, until the block ends.
+
+    A collection frees whatever garbage of the process is due, at any allocation: in the middle of a
+    measurement, its memory leaves the resident size under the baseline or is reused by the step unseen.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]  # glibc's; musl and macOS have none
+    except (OSError, AttributeError):
+        return None
+
+
+def _release_free_heap() -> None:
+    """Return the memory malloc keeps free to the system, so the step cannot reuse it without it showing.
+
+    Without this, a process that freed memory earlier (a test run, a notebook) keeps it resident, and a step
+    taking it back adds nothing to the resident size: the measurement falls short of what the step needs.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _reset_resident_peak() -> int:
+    """Set the kernel's high-water mark of resident memory (``VmHWM``) to the resident size now; return it.
+
+    The mark only rises from here until the next reset, so a figure read later and less this one is >= 0.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+    except OSError as exc:
+        raise CnnzooError(
+            f"Cannot reset this process's peak resident memory through /proc/self/clear_refs ({exc}); measuring "
+            "the CPU's peak needs Linux 4.0 or later with /proc writable. Use a CUDA model, or compare with "
+            "estimate_memory alone."
+        ) from exc
+    return _read_status("VmHWM")["VmHWM"]
+
+
+def measure_step_peak(model: nn.Module, batch_size: int, input_size: Sequence[int] | int | None = None,
                       training: bool = True) -> int:
-    """Measure the peak memory one real step adds over what was resident before it, in bytes.
+    """Measure the peak memory one real step adds over what was resident before it, in bytes (never < 0).
 
     The step is what :func:`estimate_memory` traces with ``optimizer=None``: forward, cross-entropy
     loss and backward in training mode (the gradients are set to None first, so the step creates them),
     or a forward pass without autograd in evaluation mode. The model and the input batch are in memory
-    before the step begins; the model's mode is restored afterwards.
+    before the step begins; the model's mode is restored afterwards, and its gradients too if the step fails.
 
-    On a CUDA model it reads the caching allocator's peak (``torch.cuda.max_memory_allocated``). On the
-    CPU it needs Linux: the kernel's high-water mark of resident memory (``VmHWM``), reset just before
-    the step through ``/proc/self/clear_refs``, less the resident memory (``VmRSS``) before it. Resident
-    memory follows the tensors only if the process started with :data:`MEASUREMENT_ENV` in its
-    environment (glibc reads it at start-up): use :func:`measure_step_peak_in_subprocess`, or start
-    Python with those variables. A first step in a process also pages in the kernels it runs, which
-    later steps do not.
+    On a CUDA model it reads the caching allocator's peak (``torch.cuda.max_memory_allocated``), reset
+    just before the step. On the CPU it needs Linux: the kernel's high-water mark of resident memory
+    (``VmHWM``) is reset to the resident size through ``/proc/self/clear_refs`` and read back as the
+    baseline, and the figure is the mark after the step less that baseline. Before the reset, the memory
+    malloc keeps free goes back to the system (glibc's ``malloc_trim``), so the step cannot reuse it
+    unseen; Python's cycle collector is paused until the step ends; and a process runs one measurement at
+    a time. The figure is as sharp as the kernel's count: Linux counts resident pages per CPU and adds
+    them up in batches, which blurs it by a few hundred KiB on a small machine, some MiB on a large one.
+
+    The figure is the process's, not the step's alone: what other threads allocate during the step counts
+    too, and memory they free may be reused by the step unseen (the figure then falls short, down to
+    zero). Resident memory follows the tensors only if the process started with :data:`MEASUREMENT_ENV`
+    in its environment (glibc reads it at start-up); otherwise freed memory stays resident and is reused
+    within the step. For a figure of the step alone, measure in a fresh process that does nothing else:
+    :func:`measure_step_peak_in_subprocess`. A first step in a process also pages in the kernels it
+    runs, which later steps do not.
 
     Args:
-        model: the model, on the device to measure.
-        batch_size: images per batch.
-        input_size: ``(C, H, W)``; the model's default when None.
+        model: the model, with its parameters on the CPU or a CUDA device.
+        batch_size: images per batch, a whole number >= 1.
+        input_size: ``(C, H, W)``, or one side; the model's default when None.
         training: a training step rather than an inference forward.
 
     Returns:
-        The peak the step adds, in bytes.
+        The peak the step adds, in bytes: 0 or more.
 
     Raises:
-        CnnzooError: on a CPU without ``/proc/self/clear_refs`` (not Linux).
+        CnnzooValueError: for an argument of the wrong type or out of range, naming it.
+        CnnzooError: on a CPU without a writable ``/proc/self/clear_refs`` (not Linux), or when the
+            device has not the memory for the step.
     """
-    check_positive_int("batch_size", batch_size)
-    if input_size is None:
-        input_size = (getattr(model, "default_cfg", None) or {}).get("input_size")
-        if input_size is None:
-            raise CnnzooValueError(
-                f"{type(model).__name__} does not say what input it takes; pass input_size=(C, H, W).")
+    if not isinstance(model, nn.Module):
+        raise CnnzooValueError(
+            f"model must be a torch.nn.Module such as cnnzoo.create('resnet18'), got {type(model).__name__}; "
+            "measure_step_peak_in_subprocess takes a name.")
+    batch = check_positive_int("batch_size", batch_size)
+    checked_size = _check_input_size(input_size)
+    is_training = _check_flag("training", training)
     reference = next(chain(model.parameters(), model.buffers()), None)
     device = reference.device if reference is not None else torch.device("cpu")
     dtype = reference.dtype if reference is not None and reference.is_floating_point() else torch.float32
+    if device.type not in ("cpu", "cuda"):
+        raise CnnzooValueError(
+            f"model is on {device}, where measure_step_peak cannot measure; move it to the CPU or a CUDA device "
+            "(estimate_memory estimates a model on the meta device).")
+    size = _resolve_input_size(model, checked_size)
+    _check_batch_bytes(batch, size, dtype)
     cuda = device.type == "cuda"
     if not cuda and not os.path.exists("/proc/self/clear_refs"):
         raise CnnzooError("Measuring the CPU's peak memory needs Linux (/proc/self/clear_refs); "
                           "use a CUDA model, or compare with estimate_memory alone.")
     if not cuda and any(os.environ.get(k) != v for k, v in MEASUREMENT_ENV.items()):
-        logger.warning("measuring without %s: freed memory may stay resident and inflate the peak", MEASUREMENT_ENV)
-    x = torch.randn((batch_size, *input_size), dtype=dtype, device=device)
-    targets = torch.randint(0, 2, (batch_size,), device=device)
-    model.zero_grad(set_to_none=True)
-    with _mode(model, training):
-        if cuda:
-            torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-            before = torch.cuda.memory_allocated(device)
-        else:
-            before = _read_status("VmRSS")["VmRSS"]
-            with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
-                clear.write("5")  # reset the high-water mark to the current resident size
-        if training:
-            _loss(model(x), targets).backward()
-        else:
-            with torch.no_grad():
-                model(x)
-        if cuda:
-            torch.cuda.synchronize(device)
-            return torch.cuda.max_memory_allocated(device) - before
-        return _read_status("VmHWM")["VmHWM"] - before
+        logger.warning("measuring without %s: freed memory may stay resident and be reused unseen, which makes the "
+                       "peak smaller or larger than the step's", MEASUREMENT_ENV)
+    gradients = [(p, p.grad) for p in model.parameters()]
+    try:
+        x = torch.randn((batch, *size), dtype=dtype, device=device)
+        targets = torch.randint(0, 2, (batch,), device=device)
+        model.zero_grad(set_to_none=True)
+        with _MEASURING, _collector_paused(), _mode(model, is_training):
+            if cuda:
+                torch.cuda.synchronize(device)
+                torch.cuda.reset_peak_memory_stats(device)
+                before = torch.cuda.memory_allocated(device)
+            else:
+                _release_free_heap()
+                # the baseline is read after the reset, not before it: memory freed between the two (by
+                # another thread, a collection, the kernel) would otherwise take the mark under the baseline
+                before = _reset_resident_peak()
+            if is_training:
+                _loss(model(x), targets).backward()
+            else:
+                with torch.no_grad():
+                    model(x)
+            if cuda:
+                torch.cuda.synchronize(device)
+                peak = torch.cuda.max_memory_allocated(device) - before
+            else:
+                peak = _read_status("VmHWM")["VmHWM"] - before
+    except BaseException as exc:
+        for parameter, gradient in gradients:
+            parameter.grad = gradient
+        if isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in str(exc):
+            raise CnnzooError(
+                f"A step of {type(model).__name__} at batch_size {batch} of {'x'.join(map(str, size))} needs more "
+                f"memory than {device} has free ({str(exc).splitlines()[0]}); measure a smaller batch_size "
+                "(estimate_memory says what a batch needs without running it)."
+            ) from exc
+        raise
+    # Both marks only rise from their resets, and the baselines are read after them, so the difference is
+    # >= 0 but for the kernel's bookkeeping: it raises the mark from its batched per-CPU count of resident
+    # pages, while /proc/self/status may show the exact sum (Linux 6.16 on), and the two can differ by up to
+    # a batch a CPU (seen: -292 KiB on 2 CPUs, 2 steps in 300, with another thread allocating). A step adds
+    # at least nothing, so within that blur zero is the nearest true figure; so it is too should code outside
+    # cnnzoo reset the mark mid-step, which no lock here can prevent.
+    return max(peak, 0)
 
 
-def measure_step_peak_in_subprocess(name: str, batch_size: int, input_size: Sequence[int] | None = None,
+def measure_step_peak_in_subprocess(name: str, batch_size: int, input_size: Sequence[int] | int | None = None,
                                     training: bool = True, *, threads: int | None = None, timeout: float = 600,
                                     **create_kwargs: Any) -> int:
     """:func:`measure_step_peak` on the CPU in a fresh Python process started with :data:`MEASUREMENT_ENV`.
 
     The process builds ``cnnzoo.create(name, pretrained=False, **create_kwargs)`` with real (random)
     weights, measures one step, and exits; so nothing else this process did is in the figure. Linux only.
+    The arguments are checked here, the model's name and arguments too (by building it on the meta
+    device), before the process starts.
 
     Args:
         name: a registered model name.
-        batch_size: images per batch.
-        input_size: ``(C, H, W)``; the model's default when None.
+        batch_size: images per batch, a whole number >= 1.
+        input_size: ``(C, H, W)``, or one side; the model's default when None.
         training: a training step rather than an inference forward.
-        threads: intra-op threads of the process (``torch.set_num_threads``); PyTorch's default when None.
-            Each thread keeps some memory of its own: one thread measures a few MiB less than several.
-        timeout: seconds to wait for the process.
+        threads: intra-op threads of the process (``torch.set_num_threads``), from 1 to the machine's CPUs;
+            PyTorch's default when None. Each thread keeps some memory of its own: one thread measures a
+            few MiB less than several.
+        timeout: seconds to wait for the process, more than 0 and at most a day.
         **create_kwargs: JSON-serialisable arguments of :func:`cnnzoo.create`.
 
     Returns:
-        The peak the step adds, in bytes.
+        The peak the step adds, in bytes: 0 or more.
+
+    Raises:
+        CnnzooValueError: for an argument of the wrong type or out of range, naming it.
+        UnknownModelError: for an unregistered name.
+        CnnzooError: when the process fails (its error is in the message) or outlasts ``timeout``.
 
     Example:
         >>> measure_step_peak_in_subprocess("resnet18", 8) / 2**20  # doctest: +SKIP
         222.2
     """
-    spec = {"name": name, "batch_size": batch_size, "input_size": list(input_size) if input_size else None,
-            "training": training, "threads": threads, "create_kwargs": create_kwargs}
+    if not isinstance(name, (str, os.PathLike)):
+        raise CnnzooValueError(f"name must be a model name such as 'resnet18', got {name!r} ({type(name).__name__}).")
+    name = os.fspath(name)
+    batch = check_positive_int("batch_size", batch_size)
+    checked_size = _check_input_size(input_size)
+    is_training = _check_flag("training", training)
+    if threads is not None:
+        threads = check_positive_int("threads", threads)
+        cpus = os.cpu_count() or 1
+        if threads > cpus:
+            raise CnnzooValueError(
+                f"threads must be at most this machine's {cpus} CPUs, got {threads}: more would measure threads "
+                "waiting for a core. None leaves PyTorch's default.")
+    try:
+        seconds = check_positive_float("timeout", timeout)
+    except OverflowError:  # an int beyond any float: far more than a day
+        seconds = math.inf
+    if seconds > _MAX_TIMEOUT:
+        raise CnnzooValueError(f"timeout must be at most a day ({_MAX_TIMEOUT:.0f} s), got {timeout!r}.")
+    model = _meta_model(name, create_kwargs)  # an unknown name or model argument fails here, not in the process
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    size = _resolve_input_size(model, checked_size)
+    _check_batch_bytes(batch, size, dtype)
+    spec = {"name": name, "batch_size": batch, "input_size": list(size), "training": is_training,
+            "threads": threads, "create_kwargs": create_kwargs}
+    try:
+        spec_json = json.dumps(spec, allow_nan=False, default=_plain_number)
+    except (TypeError, ValueError) as exc:
+        raise CnnzooValueError(
+            f"The model arguments {sorted(create_kwargs)} must be JSON-serialisable to reach the measuring process "
+            f"({exc}); pass numbers, strings, booleans, lists and dicts.") from exc
     code = "import sys, cnnzoo.memory as m; m._measure_main(sys.argv[1])"
-    result = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
-                            timeout=timeout, env={**os.environ, **MEASUREMENT_ENV}, check=False)
+    try:
+        result = subprocess.run([sys.executable, "-c", code, spec_json], capture_output=True, text=True,
+                                timeout=seconds, env={**os.environ, **MEASUREMENT_ENV}, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise CnnzooError(
+            f"Measuring {name} at batch {batch} took longer than timeout={seconds:g} s; pass a longer timeout "
+            "or a smaller batch_size.") from exc
     if result.returncode != 0:
-        raise CnnzooError(f"Measuring {name} at batch {batch_size} failed:\n{result.stderr.strip()[-2000:]}")
-    return int(result.stdout.split()[-1])
+        raise CnnzooError(f"Measuring {name} at batch {batch} failed:\n{result.stderr.strip()[-2000:]}")
+    try:
+        return int(result.stdout.split()[-1])
+    except (IndexError, ValueError):
+        raise CnnzooError(
+            f"Measuring {name} at batch {batch} printed no byte count:\n{(result.stdout + result.stderr)[-2000:]}"
+        ) from None
+
+
+def _plain_number(value: object) -> bool | int | float:
+    """A numpy or torch number as the Python number JSON can carry (``json.dumps``'s ``default``)."""
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+        return bool(value)
+    whole = _integer(value)
+    if whole is not None:
+        return whole
+    try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{type(value).__name__} {value!r} is not a number, a string, a list or a dict") from None
 
 
 def _measure_main(spec_json: str) -> None:
     """Entry point of the measuring process: prints the bytes the step added."""
-    from cnnzoo.registry import create
+    from cnnzoo.factory import create
 
     spec = json.loads(spec_json)
     if spec["threads"]:

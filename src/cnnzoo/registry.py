@@ -410,12 +410,3 @@ def model_info(name: str, **kwargs: Any) -> ModelInfo:
             check_positive_int(key, kwargs[key])
     frozen = tuple(sorted((k, v) for k, v in kwargs.items() if v is not None))
     return _cached_info(entry.name, frozen)
-
-
-def __getattr__(name: str) -> Any:
-    # cnnzoo.registry.create, as before cnnzoo.factory held it
-    if name == "create":
-        from cnnzoo.factory import create
-
-        return create
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
