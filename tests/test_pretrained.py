@@ -811,3 +811,14 @@ def test_a_hub_model_built_without_weights_fetches_only_its_config(hf_cache, tmp
 def test_names_no_file_system_can_look_up_are_named_errors(name):
     with pytest.raises(cnnzoo.CnnzooError):
         cnnzoo.create(name)
+
+
+def test_save_push_and_transforms_refuse_arguments_of_the_wrong_kind():
+    model = cnnzoo.create("lenet5")
+    with pytest.raises(cnnzoo.WeightsError, match="folder path"):
+        cnnzoo.save_pretrained(model, 123)
+    with pytest.raises(cnnzoo.WeightsError, match="ORG/NAME"):
+        cnnzoo.push_to_hub(model, 3)
+    with pytest.raises(cnnzoo.CnnzooValueError, match="model name"):
+        cnnzoo.transforms_for(3)
+    assert cnnzoo.is_model(None) is False

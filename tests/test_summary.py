@@ -195,3 +195,11 @@ def test_summary_flops_scale_linearly_with_batch_size(lenet5: nn.Module) -> None
 def test_summary_flops_match_torchvision_published_operation_counts(name: str, gmacs: float) -> None:
     # torchvision's weight tables (meta["_ops"]) list GMACs at 224x224; the counter counts two FLOPs per MAC.
     assert round(cnnzoo.summary(cnnzoo.create(name)).flops / 2e9, 3) == gmacs
+
+
+@pytest.mark.parametrize("kwargs", [{"input_size": (1, -3, 3)}, {"input_size": "abc"}, {"input_size": (1, 32)},
+                                    {"input_size": (1, 32.5, 32)}, {"batch_size": 0}, {"batch_size": None}])
+def test_summary_refuses_sizes_that_are_not_whole_numbers_at_the_call(kwargs):
+    model = cnnzoo.create("lenet5")
+    with pytest.raises(cnnzoo.CnnzooValueError):
+        cnnzoo.summary(model, **kwargs)

@@ -401,3 +401,16 @@ def test_property_junk_arguments_raise_a_cnnzoo_error_or_work_and_a_failure_chan
     with torch.no_grad():
         out = model.eval()(torch.randn(1, 1, 32, 32))
     assert out.shape == (1, model.num_classes)
+
+
+@pytest.mark.parametrize("loader", [3, [1, 2], ["ab"], [(torch.zeros(1, 1, 32, 32),)]])
+def test_extract_features_refuses_a_loader_that_yields_no_image_label_batches(loader):
+    with pytest.raises(cnnzoo.CnnzooValueError, match="loader|batches"):
+        cnnzoo.extract_features(cnnzoo.create("lenet5"), loader)
+
+
+def test_feature_extractor_and_auto_hidden_width_refuse_what_they_cannot_use():
+    with pytest.raises(cnnzoo.CnnzooValueError, match="cnnzoo model"):
+        cnnzoo.FeatureExtractor(nn.Linear(2, 2))
+    with pytest.raises(cnnzoo.CnnzooValueError, match="num_features"):
+        cnnzoo.auto_hidden_width(0, 5)

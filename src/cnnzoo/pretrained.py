@@ -535,6 +535,8 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike[str], *, over
             "create(directory) knows which architecture to build; this one has no registered architecture "
             f"({architecture!r})."
         )
+    if not isinstance(directory, (str, os.PathLike)) or not os.fspath(directory):
+        raise WeightsError(f"save_pretrained writes to a folder path (a str or Path); got {directory!r}.")
     directory = Path(directory).expanduser()
     config = {**_describe_model(model, architecture), "pretrained_cfg": _jsonable(cfg)}
     if directory.exists() and not directory.is_dir():
@@ -635,6 +637,8 @@ def push_to_hub(model: nn.Module, repo_id: str, *, private: bool = False, commit
     """
     from huggingface_hub import HfApi
 
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise WeightsError(f"repo_id names a Hub repository as 'ORG/NAME' (or 'USER/NAME'); got {repo_id!r}.")
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory() as scratch:
         save_pretrained(model, scratch)

@@ -332,6 +332,8 @@ def get_tag(model_name: str, tag: str | None = None) -> PretrainedTag:
 
 def is_model(name: str) -> bool:
     """Whether ``name`` is a registered model, or ``name.tag`` a published set of its weights."""
+    if not isinstance(name, str):
+        return False
     if name in _REGISTRY:
         return True
     model_name, _, tag = name.rpartition(".")

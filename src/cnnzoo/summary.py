@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from cnnzoo._meta import count_flops, meta_forward
-from cnnzoo.errors import CnnzooValueError
+from cnnzoo.errors import CnnzooValueError, check_positive_int
 
 __all__ = ["LayerRow", "ModelSummary", "summary"]
 
@@ -119,7 +119,11 @@ def summary(model: nn.Module, input_size: Sequence[int] | None = None, batch_siz
                 f"{type(model).__name__} has no default_cfg['input_size']; pass input_size=(C, H, W)."
             )
         input_size = cfg["input_size"]
-    shape = (batch_size, *tuple(input_size))
+    if isinstance(input_size, (str, bytes)) or not isinstance(input_size, Sequence) or len(input_size) != 3:
+        raise CnnzooValueError(f"input_size must be (C, H, W), three whole numbers; got {input_size!r}.")
+    input_size = tuple(check_positive_int("input_size", side) for side in input_size)
+    batch_size = check_positive_int("batch_size", batch_size)
+    shape = (batch_size, *input_size)
     rows: list[LayerRow] = []
     names = {module: name for name, module in model.named_modules()}
 

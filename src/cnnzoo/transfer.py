@@ -230,6 +230,11 @@ class FeatureExtractor(nn.Module):
     def __init__(self, model: nn.Module, out_indices: Sequence[int] | None = None) -> None:
         super().__init__()
         requested = _check_out_indices(out_indices)
+        if not isinstance(getattr(model, "stages", None), dict) or "input_size" not in (getattr(model, "default_cfg", None) or {}):
+            raise CnnzooValueError(
+                f"FeatureExtractor needs a cnnzoo model (with stages and default_cfg); got {type(model).__name__}. "
+                "Build one with cnnzoo.create(name, features_only=True)."
+            )
         self.model = model
         channels = model.default_cfg["input_size"][0]
         # On the meta device a large input costs nothing, and there border effects all but vanish from
@@ -303,6 +308,8 @@ def extract_features(
     Returns:
         ``TensorDataset(features, labels)`` in the loader's order.
     """
+    if not isinstance(loader, Iterable):
+        raise CnnzooValueError(f"loader must yield batches of (images, labels), e.g. a DataLoader; got {type(loader).__name__}.")
     if device is None:
         reference = next(model.parameters(), None)
         device = reference.device if reference is not None else "cpu"
@@ -312,6 +319,11 @@ def extract_features(
     labels: list[torch.Tensor] = []
     try:
         for batch in loader:
+            if isinstance(batch, (str, bytes)) or not isinstance(batch, Sequence) or len(batch) < 2:
+                raise CnnzooValueError(
+                    f"extract_features reads batches of (images, labels, ...), as a DataLoader over an ImageFolder "
+                    f"yields them; got a {type(batch).__name__}."
+                )
             images, targets = batch[0], batch[1]
             output = model.forward_head(model.forward_features(images.to(device)), pre_logits=True)
             features.append(output.cpu())

@@ -70,6 +70,12 @@ def _cfg_of(model_or_name: nn.Module | str) -> dict:
 
             raise CnnzooValueError("The model has no default_cfg; build it with cnnzoo.create or pass its name.")
         return dict(cfg)
+    if not isinstance(model_or_name, str):
+        from cnnzoo.errors import CnnzooValueError
+
+        raise CnnzooValueError(
+            f"transforms_for takes a model or a model name such as 'resnet50.tv2_in1k'; got {type(model_or_name).__name__}."
+        )
     from cnnzoo import factory, registry
 
     with torch.device("meta"):

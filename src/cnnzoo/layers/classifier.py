@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from torch import nn
 
+from cnnzoo.errors import check_positive_int
+
 __all__ = ["auto_hidden_width", "mlp_head"]
 
 
@@ -17,6 +19,8 @@ def auto_hidden_width(num_features: int, num_classes: int) -> int:
     (F=1024) with 5 classes. When ``C > F`` the square root is below one and the rule breaks down; the head
     is then ``F`` wide.
     """
+    num_features = check_positive_int("num_features", num_features)
+    num_classes = check_positive_int("num_classes", num_classes)
     root = math.isqrt(num_features // num_classes) if num_classes <= num_features else 0
     if root < 1:
         return num_features
