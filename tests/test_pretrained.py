@@ -515,7 +515,7 @@ def test_training_transforms_follow_each_papers_augmentation():
 def test_a_replaced_mlp_head_survives_save_and_create(tmp_path):
     model = cnnzoo.replace_head(cnnzoo.create("cifar_resnet20"), 3, hidden=16, dropout=0.1).eval()
     directory = cnnzoo.save_pretrained(model, tmp_path / "mlp")
-    assert json.loads((directory / "config.json").read_text())["head"] == {"num_classes": 3, "hidden": 16, "dropout": 0.1}
+    assert json.loads((directory / "config.json").read_text())["head"] == {"hidden": 16, "dropout": 0.1}
     restored = cnnzoo.create(str(directory)).eval()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -604,7 +604,8 @@ def test_a_pickled_list_or_a_mapping_of_non_tensors_holds_no_state_dict(tmp_path
 CORRUPTIONS = ["drop", "rename", "reshape", "retype", "truncate", "bad_header"]
 
 
-def _corrupt(state: dict[str, torch.Tensor], how: str, pick: int, classifier: set[str]) -> dict[str, torch.Tensor]:
+def _corrupt(state: dict[str, torch.Tensor], how: str, pick: int, classifier: set[str],
+             first_conv: str) -> dict[str, torch.Tensor]:
     state = dict(state)
     keys = sorted(state)
     key = keys[pick % len(keys)]
@@ -617,7 +618,9 @@ def _corrupt(state: dict[str, torch.Tensor], how: str, pick: int, classifier: se
         candidates = [k for k in keys if state[k].dim() >= 1 and not (k in classifier and state[k].dim() == 1)]
         key = candidates[pick % len(candidates)]
         tensor = state[key]
-        dim = 1 if tensor.dim() >= 2 else 0
+        # the first convolution's input channels may differ too (the weights are adapted to in_chans, and
+        # the report says so): its output channels may not
+        dim = 1 if tensor.dim() >= 2 and key != first_conv else 0
         shape = list(tensor.shape)
         shape[dim] += 1
         state[key] = torch.zeros(shape, dtype=tensor.dtype)
@@ -638,7 +641,8 @@ def test_property_a_corrupted_checkpoint_raises_and_leaves_the_model_as_it_was(h
     target = cnnzoo.create("lenet5", num_classes=10)
     cnnzoo.freeze(target, up_to="c3")  # trainable flags that must survive too
     before = _snapshot(target)
-    state = _corrupt(source.state_dict(), how, pick, set(target.classifier_keys()))
+    state = _corrupt(source.state_dict(), how, pick, set(target.classifier_keys()),
+                     target.default_cfg["first_conv"] + ".weight")
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / f"weights{fmt}"
         if fmt == ".pth":
