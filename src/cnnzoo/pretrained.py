@@ -120,6 +120,7 @@ def _verify_hub_blob(path: Path, pinned_sha256: str | None = None) -> None:
     from huggingface_hub.file_download import are_symlinks_supported
 
     repair = f"Delete {path.parent.parent.parent} and download the repository again."
+    digest: str | None = None  # the blob's SHA-256 once known, so a large file is hashed once
     if not path.is_symlink():
         if are_symlinks_supported(constants.HF_HUB_CACHE):
             raise WeightsError(
@@ -133,6 +134,7 @@ def _verify_hub_blob(path: Path, pinned_sha256: str | None = None) -> None:
             raise WeightsError(f"{path} links to {blob}, outside the cache's blobs of its repository. {repair}")
         if _SHA256_NAME.fullmatch(blob.name):
             verify_hash_prefix(blob, blob.name, shown=path)
+            digest = blob.name
         elif _GIT_SHA1_NAME.fullmatch(blob.name):
             data = blob.read_bytes()
             actual = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -140,11 +142,13 @@ def _verify_hub_blob(path: Path, pinned_sha256: str | None = None) -> None:
                 raise WeightsError(f"{path} fails its hash check: its blob is named {blob.name} but hashes to {actual}. {repair}")
         else:
             raise WeightsError(f"{path} links to {blob.name}, which is not named by its hash as cache blobs are. {repair}")
-    if pinned_sha256 is not None and sha256_of(blob) != pinned_sha256:
-        raise WeightsError(
-            f"{path} is not the published file: its SHA-256 is {sha256_of(blob)}, the publisher's is {pinned_sha256}. "
-            f"{repair}"
-        )
+    if pinned_sha256 is not None:
+        digest = digest or sha256_of(blob)
+        if digest != pinned_sha256:
+            raise WeightsError(
+                f"{path} is not the published file: its SHA-256 is {digest}, the publisher's is {pinned_sha256}. "
+                f"{repair}"
+            )
 
 
 def sha256_of(path: Path) -> str:
