@@ -661,3 +661,11 @@ def test_live_bytes_counts_tensors_while_they_live():
     assert tracker.peak == 8000 and tracker.live == 8000
     tracker.close()
     del b, c
+
+
+def test_a_training_step_batchnorm_cannot_normalise_is_a_named_error():
+    # cifar_resnet20 on 1x1 images at batch 1: its BatchNorm layers see one value per channel
+    with pytest.raises(CnnzooValueError, match="one value per channel.*batch_size of 2"):
+        estimate_memory("cifar_resnet20", 1, input_size=1, optimizer="adam")
+    assert estimate_memory("cifar_resnet20", 2, input_size=1, optimizer="adam").total > 0
+    assert estimate_memory("cifar_resnet20", 1, input_size=1, training=False).total > 0

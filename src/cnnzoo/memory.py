@@ -588,6 +588,15 @@ def _trace_step(subject: _Subject, batch_size: int, training: bool,
                     del loss
                 else:
                     del output
+        except ValueError as exc:
+            if "more than 1 value per channel" not in str(exc):
+                raise
+            # BatchNorm in training normalises with batch statistics, which one value per channel cannot give
+            raise CnnzooValueError(
+                f"{subject.name} cannot train at batch_size {batch_size} on {'x'.join(map(str, subject.input_size))} "
+                f"inputs: its BatchNorm layers see one value per channel there ({exc}). Pass a larger input_size, "
+                f"a batch_size of 2 or more, or training=False."
+            ) from exc
         except (RuntimeError, NotImplementedError) as exc:
             if "overflow" in str(exc).lower():  # a tensor over 2**63 bytes: the input bound keeps clear of it
                 raise CnnzooValueError(
