@@ -48,9 +48,7 @@ from torch import nn
 from torch.utils._pytree import tree_leaves
 
 import cnnzoo
-from cnnzoo.memory import _LiveBytes as LiveBytes
-from cnnzoo.memory import _storage_bytes as storage_bytes
-from cnnzoo.memory import format_bytes, parse_bytes
+from cnnzoo.memory import LiveBytes, format_bytes, parse_bytes, storage_bytes
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ESTIMATE_TOLERANCE = 0.10  # the issue's: the estimate within 10% of max_memory_allocated

@@ -42,8 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import cnnzoo
 from cnnzoo._meta import count_flops, meta_state
-from cnnzoo.memory import _LiveBytes as LiveBytes
-from cnnzoo.memory import _storage_bytes as storage_bytes
+from cnnzoo.memory import LiveBytes, storage_bytes
 from cnnzoo.optimize import optimize
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -431,7 +431,7 @@ def test_max_batch_size_is_the_last_batch_that_fits(model, budget, options):
 
 
 def test_max_batch_size_bisects_when_the_traces_do_not_line_up(monkeypatch):
-    import cnnzoo.memory as memory
+    import cnnzoo.memory.estimate as memory  # where max_batch_size looks _trace_step up
 
     expected = max_batch_size("alexnet", "1.5GiB")
     trace_step = memory._trace_step

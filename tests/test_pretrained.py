@@ -826,3 +826,125 @@ def test_save_push_and_transforms_refuse_arguments_of_the_wrong_kind():
     with pytest.raises(cnnzoo.CnnzooValueError, match="model name"):
         cnnzoo.transforms_for(3)
     assert cnnzoo.is_model(None) is False
+
+
+# -- what torch.hub and huggingface_hub do for us, behind cnnzoo's errors -------------------------------
+
+
+def _downloads_on(monkeypatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("CNNZOO_OFFLINE", "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
+def _served(entry: pretrained.PretrainedTag, file: Path, prefix: str, monkeypatch) -> Path:
+    """Serve ``file`` at a ``file://`` URL whose name carries ``prefix``, as the table's only source of ``entry``."""
+    served = file.with_name(f"{entry.model}-{prefix}.pth")
+    file.rename(served)
+    monkeypatch.setitem(PRETRAINED[entry.model], entry.tag, dataclasses.replace(entry, url=served.as_uri(), hf_hub_id=None))
+    return Path(torch.hub.get_dir()) / "checkpoints" / served.name
+
+
+def test_sha256_prefix_is_read_from_the_url_as_torch_hub_reads_it():
+    for entry in (e for e in TABLE if e.url):
+        assert entry.sha256_prefix == torch.hub.HASH_REGEX.search(Path(entry.url).name).group(1)
+    assert dataclasses.replace(TABLE[0], url="https://example.com/weights.pth").sha256_prefix is None
+
+
+def test_a_download_with_its_name_prefix_lands_in_torch_hubs_cache_and_loads(tmp_path, monkeypatch):
+    _downloads_on(monkeypatch)
+    reference = torchvision.models.resnet18().eval()
+    file = tmp_path / "resnet18.pth"
+    torch.save(reference.state_dict(), file)
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    target = _served(PRETRAINED["resnet18"]["tv_in1k"], file, digest[:8], monkeypatch)
+    assert target.parent == Path(torch.hub.get_dir()) / "checkpoints"
+    same_outputs(cnnzoo.create("resnet18", pretrained=True), reference)
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no partial file left beside it
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
+
+
+def test_a_download_whose_sha256_misses_its_name_prefix_is_refused_and_leaves_nothing_in_the_cache(tmp_path, monkeypatch):
+    _downloads_on(monkeypatch)
+    file = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), file)
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    wrong = f"{int(digest[:8], 16) ^ 0xFFFFFFFF:08x}"
+    target = _served(PRETRAINED["resnet18"]["tv_in1k"], file, wrong, monkeypatch)
+    model = cnnzoo.create("resnet18")
+    before = _snapshot(model)
+    with pytest.raises(cnnzoo.WeightsError) as caught:
+        cnnzoo.load_pretrained(model, True)
+    message = str(caught.value)
+    assert target.name in message and wrong in message and digest in message
+    assert "nothing was kept" in message
+    assert_unchanged(model, before)
+    assert not target.parent.exists() or not any(target.parent.iterdir())
+
+
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod.", "module._orig_mod.", "_orig_mod.module.",
+                                    "module.module._orig_mod."])
+def test_ddp_and_compile_prefixes_are_removed_however_they_nest(prefix, tmp_path):
+    state = cnnzoo.create("lenet5").state_dict()
+    torch.save({prefix + k: v for k, v in state.items()}, tmp_path / "wrapped.pth")
+    assert list(pretrained.read_state_dict(tmp_path / "wrapped.pth")) == list(state)
+
+
+def test_a_prefix_only_some_keys_carry_is_kept_and_refused_by_name(tmp_path):
+    model = cnnzoo.create("lenet5")
+    state = model.state_dict()
+    first = next(iter(state))
+    torch.save({("module." + k if k == first else k): v for k, v in state.items()}, tmp_path / "half.pth")
+    assert first not in pretrained.read_state_dict(tmp_path / "half.pth")
+    with pytest.raises(cnnzoo.WeightsError, match=f"module.{first}"):
+        cnnzoo.load_pretrained(model, tmp_path / "half.pth")
+
+
+def test_lightning_model_prefix_is_removed_only_when_the_model_has_no_such_keys(tmp_path):
+    model = cnnzoo.create("lenet5")
+    state = {f"model.module.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state}, tmp_path / "lightning.ckpt")
+    assert sorted(pretrained.read_state_dict(tmp_path / "lightning.ckpt")) == sorted(state)  # model. is the model's call
+    report = cnnzoo.load_pretrained(cnnzoo.create("lenet5"), tmp_path / "lightning.ckpt")
+    assert report.loaded == sorted(model.state_dict())
+
+
+def test_a_small_hub_file_is_checked_against_its_git_blob_name(hf_cache, tmp_path):
+    directory = cnnzoo.save_pretrained(cnnzoo.create("cifar_resnet20", num_classes=4), tmp_path / "saved")
+    snapshot = hf_cache("someone/small-blob", {"config.json": directory / "config.json"})
+    link = snapshot / "config.json"
+    data = link.read_bytes()
+    # the cache names files stored in git (not LFS) by their git blob SHA-1, as `git hash-object` computes it
+    git_sha1 = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    (link.parent.parent.parent / "blobs" / git_sha1).write_bytes(data)
+    link.unlink()
+    link.symlink_to(Path("../../blobs") / git_sha1)
+    assert cnnzoo.create("hf-hub:someone/small-blob", pretrained=False).num_classes == 4
+    (link.parent.parent.parent / "blobs" / git_sha1).write_bytes(data.replace(b"4", b"5"))
+    with pytest.raises(cnnzoo.WeightsError, match=f"named {git_sha1} but hashes to"):
+        cnnzoo.create("hf-hub:someone/small-blob", pretrained=False)
+
+
+def test_is_saved_directory_reads_a_source_as_create_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cnnzoo.save_pretrained(cnnzoo.create("lenet5"), tmp_path / "saved")
+    (tmp_path / "empty").mkdir()
+    assert pretrained.is_saved_directory("./saved") and pretrained.is_saved_directory(tmp_path / "saved")
+    assert not pretrained.is_saved_directory("saved")  # a bare word names a registered model
+    assert not pretrained.is_saved_directory("./empty") and not pretrained.is_saved_directory("./absent")
+    with pytest.raises(OSError):
+        pretrained.is_saved_directory("./" + "x" * 300)
+
+
+@pytest.mark.parametrize("repo_id", ["me/bad name", "me/a--b", "me/model.git", "me/" + "a" * 100, "me/-dash"])
+def test_push_to_hub_refuses_a_name_the_hub_refuses_before_saving_or_connecting(repo_id, monkeypatch):
+    import huggingface_hub
+
+    def no_api(*args, **kwargs):
+        raise AssertionError("push_to_hub reached the Hub with a name it should have refused")
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", no_api)
+    monkeypatch.setattr(pretrained, "save_pretrained", no_api)
+    with pytest.raises(cnnzoo.WeightsError, match="ORG/NAME"):
+        cnnzoo.push_to_hub(cnnzoo.create("lenet5"), repo_id)

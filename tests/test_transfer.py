@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -129,17 +130,49 @@ def test_freeze_up_to_a_stage_freezes_that_stage_and_all_before_it():
 
 
 @pytest.mark.parametrize("name", FAMILIES)
-def test_every_parameter_but_the_classifiers_lies_in_exactly_one_stage(name):
+def test_the_stages_hold_exactly_the_backbone_each_parameter_once(name):
+    kwargs = {"aux_logits": True} if name.startswith("googlenet") else {}
     with torch.device("meta"):
-        model = cnnzoo.create(name)
+        model = cnnzoo.create(name, **kwargs).train()
+        size = model.default_cfg["input_size"][1]
+        model.forward_features(torch.empty(2, model.in_chans, size, size)).sum().backward()
     seen: list[int] = [id(p) for modules in model.stages.values() for m in modules for p in m.parameters()]
-    head = {id(p) for p in model.get_classifier().parameters()}
     assert len(seen) == len(set(seen))
-    assert set(seen) | head == {id(p) for p in model.parameters()}
-    last = list(model.stages)[-1]
-    cnnzoo.freeze(model, up_to=last)
-    assert {n for n, p in model.named_parameters() if p.requires_grad} == set(model.classifier_keys()) - {
-        k for k in model.classifier_keys() if k.startswith("aux")}
+    # the backbone is what forward_features uses; the head (classifier, hidden fully connected layers,
+    # auxiliary classifiers) lies outside every stage
+    backbone = {id(p) for p in model.parameters() if p.grad is not None}
+    assert set(seen) == backbone
+    head = {n for n, p in model.named_parameters() if id(p) not in backbone}
+    assert set(model.classifier_keys()) <= head
+    cnnzoo.freeze(model, up_to=list(model.stages)[-1])
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == head
+
+
+def _probed_feature_info(model):
+    """What each declared stage's map is, measured: a meta forward at 2048x2048 with a hook on the stage's last
+    module (the last map is forward_features' output); reduction = input side / map side, to a power of two."""
+    side, shapes = 2048, {}
+    handles = [model.get_submodule(info["module"]).register_forward_hook(
+        lambda _m, _i, out, index=info["index"]: shapes.__setitem__(index, tuple(out.shape)))
+        for info in model.feature_info]
+    try:
+        with torch.device("meta"):
+            last = model.forward_features(torch.empty(2, model.in_chans, side, side))
+    finally:
+        for handle in handles:
+            handle.remove()
+    shapes[len(model.feature_info) - 1] = tuple(last.shape)
+    return [(shapes[i][1], 2 ** round(math.log2(side / shapes[i][2]))) for i in range(len(model.feature_info))]
+
+
+@pytest.mark.parametrize("name", cnnzoo.list_models())
+def test_declared_feature_info_is_what_a_forward_pass_measures(name):
+    with torch.device("meta"):
+        model = cnnzoo.create(name).eval()
+    declared = model.feature_info
+    assert [info["stage"] for info in declared] == list(model.stages)
+    assert [info["index"] for info in declared] == list(range(len(declared)))
+    assert [(info["num_chs"], info["reduction"]) for info in declared] == _probed_feature_info(model)
 
 
 def test_freeze_unknown_stage_lists_the_stages():
@@ -237,6 +270,30 @@ def test_features_only_maps_are_the_real_stage_outputs():
         assert torch.equal(layer1, expected)
         assert torch.equal(layer4, model.forward_features(x))
     assert [i["stage"] for i in extractor.feature_info] == ["layer1", "layer4"]
+
+
+def test_features_only_hooks_are_registered_once_and_keep_nothing_outside_its_forward():
+    extractor = cnnzoo.create("resnet18", features_only=True, out_indices=(0, 2, 4)).eval()
+    model = extractor.model
+    hooked = {name: len(m._forward_hooks) for name, m in model.named_modules() if m._forward_hooks}
+    assert hooked == {"relu": 1, "layer2": 1}, "one hook a tapped map; the last map is forward_features' output"
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        first = extractor(x)
+        again = extractor(x)
+        model(x)  # the model used on its own: the hooks keep nothing
+    assert {name: len(m._forward_hooks) for name, m in model.named_modules() if m._forward_hooks} == hooked
+    assert extractor._captured is None
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+
+
+def test_every_model_describes_its_feature_maps_without_features_only():
+    with torch.device("meta"):
+        model = cnnzoo.create("densenet121")
+    assert [(i["stage"], i["module"], i["num_chs"], i["reduction"]) for i in model.feature_info] == [
+        ("stem", "features.pool0", 64, 4), ("denseblock1", "features.transition1", 128, 8),
+        ("denseblock2", "features.transition2", 256, 16), ("denseblock3", "features.transition3", 512, 32),
+        ("denseblock4", "features.norm5", 1024, 32)]
 
 
 def test_features_only_refuses_out_of_range_indices_listing_the_stages():

@@ -8,6 +8,7 @@ Python dispatch. Parameters of a model built on a real device are swapped for me
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 import torch
@@ -17,12 +18,23 @@ from torch.utils.flop_counter import FlopCounterMode
 __all__ = ["meta_state", "meta_forward", "count_flops"]
 
 
-def meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Meta stand-ins for every parameter and buffer of ``model`` by name, keeping ``requires_grad``, for
-    :func:`torch.func.functional_call`."""
-    tensors = dict(model.named_parameters(remove_duplicate=False))
-    tensors.update(model.named_buffers(remove_duplicate=False))
-    return {name: torch.empty_like(t, device="meta").requires_grad_(t.requires_grad) for name, t in tensors.items()}
+def meta_state(model: nn.Module, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """Meta stand-ins for every parameter and buffer of ``model`` by name, for :func:`torch.func.functional_call`.
+
+    Each keeps its tensor's ``requires_grad``, and a tensor under several names (tied weights) has one
+    stand-in under all of them, so a step on the stand-ins shares what the model shares. With ``dtype``,
+    the floating-point stand-ins take it (the memory estimator's ``dtype=``); the others keep theirs.
+    """
+    stand_ins: dict[int, torch.Tensor] = {}
+    state: dict[str, torch.Tensor] = {}
+    named = chain(model.named_parameters(remove_duplicate=False), model.named_buffers(remove_duplicate=False))
+    for name, tensor in named:
+        if id(tensor) not in stand_ins:
+            cast = dtype if dtype is not None and tensor.is_floating_point() else tensor.dtype
+            stand_in = torch.empty_like(tensor, device="meta", dtype=cast)
+            stand_ins[id(tensor)] = stand_in.requires_grad_(tensor.requires_grad)
+        state[name] = stand_ins[id(tensor)]
+    return state
 
 
 def meta_forward(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = torch.float32) -> Any:

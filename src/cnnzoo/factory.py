@@ -16,7 +16,7 @@ from torch import nn
 
 from cnnzoo import pretrained as pretrained_module
 from cnnzoo.errors import MAX_CHANNELS, MAX_CLASSES, CnnzooValueError, UnknownModelError, WeightsError, check_positive_int
-from cnnzoo.registry import _REGISTRY, ModelEntry, get_entry, get_tag, tags_of
+from cnnzoo.registry import ModelEntry, get_entry, get_tag, tags_of
 
 __all__ = ["create"]
 
@@ -83,15 +83,15 @@ def create(
     if out_indices is not None:
         if not features_only:
             raise CnnzooValueError("out_indices chooses the feature maps of features_only=True; pass features_only=True too.")
-        from cnnzoo.transfer import _check_out_indices
+        from cnnzoo.transfer import check_out_indices
 
-        _check_out_indices(out_indices)  # before anything is built or downloaded
+        check_out_indices(out_indices)  # before anything is built or downloaded
     if pretrained_module.is_path(name) or os.fspath(name).startswith(pretrained_module.HF_PREFIX):
         return _create_from_saved(os.fspath(name), pretrained, kwargs, features_only, out_indices)
     name = os.fspath(name)
 
     model_name, tag = name, None
-    if name not in _REGISTRY and "." in name:
+    if "." in name:  # never part of a registered name: register_model refuses it, as it separates the tag
         model_name, _, tag = name.rpartition(".")
         if not tag:
             raise UnknownModelError(f"{name!r} ends in a '.' with no tag after it; write {model_name!r} or "
@@ -133,13 +133,6 @@ def _features(model: nn.Module, features_only: bool, out_indices: Sequence[int] 
     return FeatureExtractor(model, out_indices)
 
 
-def _holds_saved_model(folder: Path) -> bool:
-    try:
-        return (folder / pretrained_module.CONFIG_NAME).is_file()
-    except OSError:  # a name too long for a path, say: then it is no folder
-        return False
-
-
 def _is_folder(path: str) -> bool:
     try:
         return Path(path).expanduser().is_dir()
@@ -149,12 +142,19 @@ def _is_folder(path: str) -> bool:
 
 def _get_entry_or_folder_hint(name: str) -> ModelEntry:
     """get_entry, naming the way to a saved model when a folder of that name exists and the name is not registered."""
-    if name not in _REGISTRY and _holds_saved_model(Path(name)):
-        raise UnknownModelError(
-            f"{name!r} is not a registered model, but a folder of that name holds a saved model. A bare name "
-            f"always means a registered network; to load the folder, pass its path: cnnzoo.create('./{name}')."
-        )
-    return get_entry(name)
+    try:
+        return get_entry(name)
+    except UnknownModelError:
+        try:
+            saved = pretrained_module.is_saved_directory(Path(name))
+        except (OSError, RuntimeError):  # a name too long for a path, say: then it is no folder
+            saved = False
+        if not saved:
+            raise
+    raise UnknownModelError(
+        f"{name!r} is not a registered model, but a folder of that name holds a saved model. A bare name "
+        f"always means a registered network; to load the folder, pass its path: cnnzoo.create('./{name}')."
+    )
 
 
 def _create_from_saved(name: str, pretrained: bool | str | None, kwargs: dict[str, Any], features_only: bool,

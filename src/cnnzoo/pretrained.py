@@ -25,13 +25,11 @@ is left untouched.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -136,8 +134,9 @@ def _verify_hub_blob(path: Path, pinned_sha256: str | None = None) -> None:
             verify_hash_prefix(blob, blob.name, shown=path)
             digest = blob.name
         elif _GIT_SHA1_NAME.fullmatch(blob.name):
-            data = blob.read_bytes()
-            actual = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+            from huggingface_hub.utils.sha import git_hash
+
+            actual = git_hash(blob.read_bytes())  # the cache names small files by their git blob SHA-1
             if actual != blob.name:
                 raise WeightsError(f"{path} fails its hash check: its blob is named {blob.name} but hashes to {actual}. {repair}")
         else:
@@ -152,12 +151,11 @@ def _verify_hub_blob(path: Path, pinned_sha256: str | None = None) -> None:
 
 
 def sha256_of(path: Path) -> str:
-    """The SHA-256 hex digest of a file, read in blocks."""
-    digest = hashlib.sha256()
+    """The SHA-256 hex digest of a file, read in blocks (huggingface_hub's ``sha_fileobj``)."""
+    from huggingface_hub.utils.sha import sha_fileobj
+
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return sha_fileobj(handle).hex()
 
 
 def verify_hash_prefix(path: Path, expected_prefix: str, *, shown: Path | None = None) -> None:
@@ -171,32 +169,46 @@ def verify_hash_prefix(path: Path, expected_prefix: str, *, shown: Path | None =
         )
 
 
+#: How torch.hub.download_url_to_file reports a download whose SHA-256 does not start with ``hash_prefix``.
+_TORCH_HASH_MISMATCH = re.compile(r'invalid hash value \(expected "(?P<expected>[0-9a-f]*)", got "(?P<actual>[0-9a-f]+)"\)')
+
+
 def _url_download(entry: PretrainedTag) -> Path:
+    """A torchvision URL's file in torch.hub's cache (``torch.hub.get_dir()/checkpoints``), downloaded if absent.
+
+    ``torch.hub.download_url_to_file`` writes under a temporary name beside the target, checks the SHA-256
+    prefix the file name carries as ``load_state_dict_from_url(check_hash=True)`` does, and renames only a
+    file that passes: a failed download leaves nothing in the cache. A file already there (torchvision's
+    own download, say) is checked against the same prefix, which torch.hub does not do.
+    """
     assert entry.url is not None
     target = Path(torch.hub.get_dir()) / "checkpoints" / Path(entry.url).name
-    if not target.exists():
-        if is_offline():
-            raise WeightsError(
-                f"{entry.name}: {target} does not exist and downloads are off. Put the file there (torchvision "
-                f"keeps it in the same place), or download it on a machine with a network: "
-                f"python -c \"import torch; torch.hub.download_url_to_file('{entry.url}', '{target}')\""
-            )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-            partial = Path(scratch) / target.name
-            try:
-                torch.hub.download_url_to_file(entry.url, str(partial), progress=True)
-            except Exception as exc:
-                raise WeightsError(
-                    f"{entry.name}: downloading {entry.url} failed ({exc}). Download it yourself to {target}, "
-                    f"or set CNNZOO_OFFLINE=1 and pass pretrained=PATH."
-                ) from exc
-            if entry.sha256_prefix:
-                verify_hash_prefix(partial, entry.sha256_prefix)
-            shutil.move(str(partial), target)
+    if target.exists():
+        if entry.sha256_prefix:
+            verify_hash_prefix(target, entry.sha256_prefix)
         return target
-    if entry.sha256_prefix:
-        verify_hash_prefix(target, entry.sha256_prefix)
+    if is_offline():
+        raise WeightsError(
+            f"{entry.name}: {target} does not exist and downloads are off. Put the file there (torchvision "
+            f"keeps it in the same place), or download it on a machine with a network: "
+            f"python -c \"import torch; torch.hub.download_url_to_file('{entry.url}', '{target}')\""
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(entry.url, str(target), hash_prefix=entry.sha256_prefix, progress=True)
+    except Exception as exc:
+        mismatch = _TORCH_HASH_MISMATCH.search(str(exc)) if isinstance(exc, RuntimeError) else None
+        if mismatch:
+            raise WeightsError(
+                f"{entry.name}: the download of {entry.url} fails its hash check: its name {target.name} promises "
+                f"a SHA-256 starting with {mismatch['expected']}, but the file's SHA-256 is {mismatch['actual']}. "
+                f"It was corrupted or truncated on the way, or is not the published file; nothing was kept in "
+                f"{target.parent}. Try again, or download it yourself to {target}."
+            ) from exc
+        raise WeightsError(
+            f"{entry.name}: downloading {entry.url} failed ({exc}). Download it yourself to {target}, "
+            f"or set CNNZOO_OFFLINE=1 and pass pretrained=PATH."
+        ) from exc
     return target
 
 
@@ -454,6 +466,17 @@ def is_path(text: str | os.PathLike[str]) -> bool:
     )
 
 
+def is_saved_directory(source: str | os.PathLike[str]) -> bool:
+    """Whether :func:`cnnzoo.create` reads ``source`` as a folder written by :func:`save_pretrained`: a path
+    (:func:`is_path`) to a folder holding ``config.json``.
+
+    Raises:
+        OSError: for a path the file system will not look up (a name too long for a file name, say).
+        RuntimeError: for ``~user/...`` of an unknown user.
+    """
+    return is_path(source) and (Path(source).expanduser() / CONFIG_NAME).is_file()
+
+
 def _resolve(model: nn.Module, source: str | os.PathLike[str] | bool) -> tuple[Path, PretrainedTag | None]:
     """The file to load and, when it comes from the table, its entry."""
     architecture = (getattr(model, "default_cfg", None) or {}).get("architecture")
@@ -638,11 +661,22 @@ def push_to_hub(model: nn.Module, repo_id: str, *, private: bool = False, commit
 
     Returns:
         The URL of the commit.
+
+    Raises:
+        WeightsError: for a ``repo_id`` that is not ``ORG/NAME`` as the Hub spells names
+            (``huggingface_hub.utils.validate_repo_id``), checked before anything is saved, and for a model
+            :func:`save_pretrained` refuses.
     """
     from huggingface_hub import HfApi
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
 
+    expected = f"repo_id names a Hub repository as 'ORG/NAME' (or 'USER/NAME'); got {repo_id!r}"
     if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise WeightsError(f"repo_id names a Hub repository as 'ORG/NAME' (or 'USER/NAME'); got {repo_id!r}.")
+        raise WeightsError(f"{expected}.")
+    try:
+        validate_repo_id(repo_id)  # the Hub's own rules for the characters of a name, checked before saving
+    except HFValidationError as exc:
+        raise WeightsError(f"{expected}: {exc}") from None
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory() as scratch:
         save_pretrained(model, scratch)

@@ -16,7 +16,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
@@ -59,14 +59,12 @@ class ModelEntry:
         builder: the registered function (wrapped so its models carry ``default_cfg``).
         family: the architecture family (``"resnet"``, ``"densenet"``, ...).
         paper: the citation of the paper the network comes from.
-        cfg: configuration given at registration for models that do not provide their own.
     """
 
     name: str
     builder: Callable[..., nn.Module]
     family: str
     paper: str
-    cfg: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -247,7 +245,6 @@ def register_model(
             builder=build,
             family=family or builder.__module__.rsplit(".", 1)[-1],
             paper=paper,
-            cfg=fallback_cfg,
         )
         return build  # type: ignore[return-value]
 

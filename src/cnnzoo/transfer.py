@@ -8,7 +8,7 @@ mode the model is in, until :func:`unfreeze`.
 
 from __future__ import annotations
 
-import math
+import functools
 import operator
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
@@ -16,7 +16,6 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from cnnzoo._meta import meta_forward
 from cnnzoo.errors import CnnzooValueError, check_non_negative_float, check_positive_float
 from cnnzoo.layers.classifier import auto_hidden_width
 
@@ -181,16 +180,7 @@ def param_groups(model: nn.Module, lr: float, head_lr_mult: float = 10.0, weight
     return [g for g in groups if g["params"]]
 
 
-class _ForwardFeatures(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_features(x)
-
-
-def _check_out_indices(out_indices: object) -> list[int] | None:
+def check_out_indices(out_indices: object) -> list[int] | None:
     """``out_indices`` as a list of ints (numpy and torch integers accepted), or a named error."""
     if out_indices is None:
         return None
@@ -213,9 +203,9 @@ def _check_out_indices(out_indices: object) -> list[int] | None:
 class FeatureExtractor(nn.Module):
     """A backbone that returns the feature map at the end of chosen stages (``features_only=True``).
 
-    The stages are the model's own (``model.stages``) that run inside ``forward_features``; the last one's
-    map is what ``forward_features`` returns. ``feature_info`` gives each chosen map's stage, channels and
-    reduction (the stride of the map relative to the input).
+    The stages are the ones the model's family declares (``model.feature_info``, read, never probed); the
+    last one's map is what ``forward_features`` returns. ``feature_info`` gives each chosen map's stage,
+    module, channels and reduction (the stride of the map relative to the input).
 
     Args:
         model: a cnnzoo model.
@@ -229,65 +219,48 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, model: nn.Module, out_indices: Sequence[int] | None = None) -> None:
         super().__init__()
-        requested = _check_out_indices(out_indices)
-        if not isinstance(getattr(model, "stages", None), dict) or "input_size" not in (getattr(model, "default_cfg", None) or {}):
-            raise CnnzooValueError(
-                f"FeatureExtractor needs a cnnzoo model (with stages and default_cfg); got {type(model).__name__}. "
-                "Build one with cnnzoo.create(name, features_only=True)."
-            )
-        self.model = model
-        channels = model.default_cfg["input_size"][0]
-        # On the meta device a large input costs nothing, and there border effects all but vanish from
-        # input side / map side; the nearest power of two is the nominal stride (AlexNet: 8, 16, 16, 16, 32).
-        side = 2048
-        shapes: dict[str, tuple[int, ...]] = {}
-        handles = []
-        stages = model.stages
-        for name, modules in stages.items():
-            handles.append(modules[-1].register_forward_hook(
-                lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape))))
+        requested = check_out_indices(out_indices)
         try:
-            last = meta_forward(_ForwardFeatures(model), (2, channels, side, side))
-        finally:
-            for handle in handles:
-                handle.remove()
-        # stages in forward order that ran inside forward_features and produced a map
-        names = [n for n in stages if n in shapes and len(shapes[n]) == 4]
-        if not names:
-            raise CnnzooValueError(f"{type(model).__name__} has no stage producing a feature map.")
-        shapes[names[-1]] = tuple(last.shape)
-        count = len(names)
+            declared = list(model.feature_info) if callable(getattr(model, "forward_features", None)) else []
+        except (AttributeError, NotImplementedError, TypeError):
+            declared = []
+        if not declared:
+            raise CnnzooValueError(
+                f"FeatureExtractor needs a cnnzoo model that declares its stages (feature_info); got "
+                f"{type(model).__name__}. Build one with cnnzoo.create(name, features_only=True)."
+            )
+        count = len(declared)
         indices = list(range(count)) if requested is None else requested
         for index in indices:
             if not -count <= index < count:
+                names = ", ".join(info["stage"] for info in declared)
                 raise CnnzooValueError(
                     f"out_indices {tuple(indices)} out of range: {type(model).__name__} has {count} feature "
-                    f"stages ({', '.join(names)}), indices 0..{count - 1}."
+                    f"stages ({names}), indices 0..{count - 1}."
                 )
+        self.model = model
         self.out_indices = tuple(i % count for i in indices)
-        self._stage_names = names
-        self._taps = {name: stages[name][-1] for name in names[:-1]}
-        self.feature_info = [
-            {"stage": names[i], "num_chs": shapes[names[i]][1], "reduction": 2 ** round(math.log2(side / shapes[names[i]][2])), "index": i}
-            for i in self.out_indices
+        self.feature_info = [dict(declared[i]) for i in self.out_indices]
+        # the maps before the last are taken from the declared modules by hooks registered once, which keep
+        # what they see only while this extractor's forward runs; the last map is forward_features' output
+        self._last = count - 1
+        self._captured: dict[int, torch.Tensor] | None = None
+        self._hooks = [
+            model.get_submodule(declared[i]["module"]).register_forward_hook(functools.partial(self._capture, i))
+            for i in sorted(set(self.out_indices) - {self._last})
         ]
 
+    def _capture(self, index: int, _module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        if self._captured is not None:
+            self._captured[index] = output
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check = getattr(self.model, "check_input", None)
-        if callable(check):
-            check(x)
-        captured: dict[str, torch.Tensor] = {}
-        wanted = {self._stage_names[i] for i in self.out_indices}
-        handles = [
-            module.register_forward_hook(lambda _m, _i, out, name=name: captured.__setitem__(name, out))
-            for name, module in self._taps.items() if name in wanted
-        ]
+        self._captured = captured = {}
         try:
-            captured[self._stage_names[-1]] = self.model.forward_features(x)
+            captured[self._last] = self.model.forward_features(x)
         finally:
-            for handle in handles:
-                handle.remove()
-        return [captured[self._stage_names[i]] for i in self.out_indices]
+            self._captured = None
+        return [captured[i] for i in self.out_indices]
 
 
 @torch.no_grad()

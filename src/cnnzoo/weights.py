@@ -14,18 +14,18 @@ The registry fills in the model's name; :mod:`cnnzoo.pretrained` fetches, checks
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from torch.hub import HASH_REGEX
 
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["HF_PREFIX", "PretrainedTag", "torchvision_tag"]
 
 HF_PREFIX = "hf-hub:"
-_HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.")
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,12 @@ class PretrainedTag:
 
     @property
     def sha256_prefix(self) -> str | None:
-        """The hash prefix in the URL's file name (torchvision's convention), or None."""
+        """The SHA-256 prefix in the URL's file name (``resnet50-0676ba61.pth``), or None: read with
+        ``torch.hub.HASH_REGEX``, as ``torch.hub.load_state_dict_from_url(check_hash=True)`` reads it."""
         if not self.url:
             return None
-        match = _HASH_IN_NAME.search(Path(self.url).name)
-        return match.group(1) if match else None
+        match = HASH_REGEX.search(Path(self.url).name)
+        return match.group(1) if match and match.group(1) else None
 
     def cfg(self) -> dict[str, Any]:
         """The input configuration these weights expect, in ``default_cfg`` form."""

@@ -7,8 +7,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from cnnzoo.errors import CnnzooValueError
-from cnnzoo.ops.lrn import check_lrn_params, local_response_norm
+from cnnzoo.ops.lrn import _scaled_lrn, check_lrn_params, check_scale
 
 __all__ = ["LocalResponseNorm"]
 
@@ -46,12 +45,12 @@ class LocalResponseNorm(nn.Module):
     ) -> None:
         super().__init__()
         check_lrn_params(size, alpha, beta, k)
-        if scale not in ("pytorch", "paper"):
-            raise CnnzooValueError(f"LocalResponseNorm scale must be 'pytorch' or 'paper', got {scale!r}.")
+        check_scale(scale)
         self.size, self.alpha, self.beta, self.k, self.scale = size, float(alpha), float(beta), float(k), scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return local_response_norm(x, self.size, self.alpha, self.beta, self.k, scale=self.scale)
+        # the parameters were checked at construction; the op checks the input
+        return _scaled_lrn(x, self.size, self.alpha, self.beta, self.k, self.scale)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}, scale={self.scale!r}"

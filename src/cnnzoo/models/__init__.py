@@ -4,7 +4,7 @@
 >>> model = resnet50(num_classes=5)
 """
 
-from cnnzoo.models._base import ZooModel
+from cnnzoo.models._base import Stage, ZooModel
 from cnnzoo.models.alexnet import AlexNet, AlexNet2012, alexnet, alexnet_2012, alexnet_half
 from cnnzoo.models.densenet import (
     CifarDenseNet,
@@ -16,7 +16,13 @@ from cnnzoo.models.densenet import (
     densenet201,
     densenet264,
 )
-from cnnzoo.models.googlenet import GoogLeNet, GoogLeNet2014, GoogLeNetOutputs, googlenet, googlenet_2014
+from cnnzoo.models.googlenet import (
+    GoogLeNet,
+    GoogLeNet2014,
+    GoogLeNetOutputs,
+    googlenet,
+    googlenet_2014,
+)
 from cnnzoo.models.lenet import LeNet5, lenet5
 from cnnzoo.models.nin import NIN, nin
 from cnnzoo.models.resnet import (
@@ -41,10 +47,20 @@ from cnnzoo.models.resnet import (
     wide_resnet50_2,
     wide_resnet101_2,
 )
-from cnnzoo.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+from cnnzoo.models.vgg import (
+    VGG,
+    vgg11,
+    vgg11_bn,
+    vgg13,
+    vgg13_bn,
+    vgg16,
+    vgg16_bn,
+    vgg19,
+    vgg19_bn,
+)
 
 __all__ = [
-    "ZooModel", "AlexNet", "AlexNet2012", "CifarDenseNet", "CifarResNet", "DenseNet", "GoogLeNet", "GoogLeNet2014",
+    "Stage", "ZooModel", "AlexNet", "AlexNet2012", "CifarDenseNet", "CifarResNet", "DenseNet", "GoogLeNet", "GoogLeNet2014",
     "GoogLeNetOutputs", "LeNet5", "NIN", "ResNet", "VGG",
     "alexnet", "alexnet_2012", "alexnet_half", "cifar_densenet_bc100", "cifar_resnet20", "cifar_resnet32", "cifar_resnet44",
     "cifar_resnet56", "cifar_resnet110", "densenet121", "densenet161", "densenet169", "densenet201",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -23,7 +24,26 @@ from cnnzoo._geometry import min_input_side
 from cnnzoo.errors import MAX_CHANNELS, MAX_CLASSES, InputShapeError, check_positive_int, check_probability
 from cnnzoo.layers.classifier import auto_hidden_width, mlp_head
 
-__all__ = ["ZooModel", "PooledClassifierModel", "CheckpointedSequential", "checkpoint_modules"]
+__all__ = ["ZooModel", "PooledClassifierModel", "CheckpointedSequential", "Stage", "checkpoint_modules", "sequential_stages"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a backbone, declared beside the architecture (timm declares ``feature_info`` the same way).
+
+    Attributes:
+        name: the stage's name in the paper's words (``"layer1"``, ``"denseblock2"``, ``"inception4"``).
+        modules: dotted paths of the modules the stage is made of, in forward order; the last one's output
+            is the feature map the stage hands on.
+        num_chs: channels of that map.
+        reduction: its nominal stride relative to the input (the nearest power of two: AlexNet's 55x55
+            map of a 224x224 image is reduction 4).
+    """
+
+    name: str
+    modules: tuple[str, ...]
+    num_chs: int
+    reduction: int
 
 
 @contextlib.contextmanager
@@ -79,6 +99,27 @@ class CheckpointedSequential(nn.Sequential):
 _WEIGHTS_CFG_KEYS = ("input_size", "crop_pct", "resize", "interpolation", "mean", "std", "tag", "source", "license")
 
 
+def sequential_stages(path: str, sequential: nn.Sequential, starts: Mapping[str, str], num_chs: Sequence[int],
+                      reductions: Sequence[int]) -> tuple[Stage, ...]:
+    """Stages cut from ``sequential`` (at ``path`` in the model), for families whose backbone is one Sequential.
+
+    Each stage begins at a child named in ``starts`` (child name -> stage name) and runs to the next start;
+    ``num_chs`` and ``reductions`` describe the stages' maps in order.
+    """
+    stages: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for child in sequential._modules:
+        if child in starts:
+            current = stages.setdefault(starts[child], [])
+        if current is None:
+            raise ValueError(f"{path}.{child} comes before the first stage starts")
+        current.append(f"{path}.{child}")
+    if len(stages) != len(num_chs) or len(stages) != len(reductions):
+        raise ValueError(f"{len(stages)} stages but {len(num_chs)} channel counts and {len(reductions)} reductions")
+    return tuple(Stage(name, tuple(modules), chs, reduction)
+                 for (name, modules), chs, reduction in zip(stages.items(), num_chs, reductions))
+
+
 class ZooModel(nn.Module):
     """Base class of cnnzoo's networks: argument checks, input checks and the classifier interface.
 
@@ -111,10 +152,14 @@ class ZooModel(nn.Module):
     #: Whether the backbone recomputes activations in backward instead of keeping them (set_grad_checkpointing).
     grad_checkpointing: bool = False
 
-    def __init__(self, *, num_classes: int, in_chans: int) -> None:
+    def __init__(self, *, num_classes: int, in_chans: int, **probabilities: float) -> None:
+        """Check the arguments every network takes: ``num_classes``, ``in_chans`` and, by name, its dropout
+        probabilities (each in [0, 1))."""
         super().__init__()
         self.num_classes = check_positive_int("num_classes", num_classes, MAX_CLASSES)
         self.in_chans = check_positive_int("in_chans", in_chans, MAX_CHANNELS)
+        for name, value in probabilities.items():
+            check_probability(name, value)
         self.num_features = 0
         self.min_input_size: int | None = None
         self.default_cfg: dict[str, Any] = {}
@@ -163,18 +208,32 @@ class ZooModel(nn.Module):
     def spatial_layers(self) -> list[nn.Module]:
         """The modules an input passes through in order, for computing the smallest input.
 
-        The default covers networks whose convolutional part is one ``features`` Sequential; other
-        families list their stem, stages and blocks.
+        The default is the declared stages' modules in order, which covers networks whose stages hold
+        every size-changing layer; families with pooling between their stages (ResNet, GoogLeNet) list
+        their own.
         """
-        return [self.features]
+        return [module for modules in self.stages.values() for module in modules]
+
+    #: The backbone's stages in forward order, declared by each family in ``__init__`` (head modules excluded).
+    stage_specs: tuple[Stage, ...] = ()
 
     @property
     def stages(self) -> dict[str, list[nn.Module]]:
-        """The network's stages in forward order, named as its paper names them, classifier excluded.
+        """The backbone's stages in forward order, named as the paper names them; no head module is in one.
 
-        ``cnnzoo.freeze(model, up_to=NAME)`` freezes every stage up to and including ``NAME``.
+        ``cnnzoo.freeze(model, up_to=NAME)`` freezes every stage up to and including ``NAME``; the modules
+        come from the family's declared :attr:`stage_specs`.
         """
-        raise NotImplementedError(f"{type(self).__name__} declares no stages")
+        if not self.stage_specs:
+            raise NotImplementedError(f"{type(self).__name__} declares no stages")
+        return {stage.name: [self.get_submodule(path) for path in stage.modules] for stage in self.stage_specs}
+
+    @property
+    def feature_info(self) -> list[dict[str, Any]]:
+        """The feature map at the end of each stage, as timm describes them: ``stage``, ``module`` (whose output
+        it is), ``num_chs``, ``reduction`` and ``index``; read from the declared :attr:`stage_specs`."""
+        return [{"stage": stage.name, "module": stage.modules[-1], "num_chs": stage.num_chs,
+                 "reduction": stage.reduction, "index": index} for index, stage in enumerate(self.stage_specs)]
 
     # -- the forward pass ------------------------------------------------------------------------
     def set_grad_checkpointing(self, enable: bool = True) -> None:
@@ -358,35 +417,19 @@ class ZooModel(nn.Module):
         """The kind of layer this architecture classifies with: Linear, or a 1x1 convolution for NIN."""
         return nn.Linear(in_features, out_features)
 
+    def init_head_layer(self, layer: nn.Module) -> None:
+        """Initialise a fresh class layer as the architecture's recipe does; PyTorch's default by default."""
+
     def _new_classifier(self, num_classes: int) -> nn.Module:
         """A classifier layer of ``num_classes`` outputs, initialised as the architecture's own."""
-        return self.head_layer(self.num_features, num_classes)
+        layer = self.head_layer(self.num_features, num_classes)
+        self.init_head_layer(layer)
+        return layer
 
 
 class PooledClassifierModel(ZooModel):
     """A network laid out as torchvision's AlexNet and VGG: ``features``, ``avgpool``, then a ``classifier``
     Sequential whose last layer is the class layer and whose other layers are the hidden ones."""
-
-    def _stage_of_conv(self, index: int) -> str | None:
-        """The stage that starts at the ``index``-th convolution of ``features``, or None to stay in the current one."""
-        raise NotImplementedError
-
-    @property
-    def stages(self) -> dict[str, list[nn.Module]]:
-        stages: dict[str, list[nn.Module]] = {}
-        current: list[nn.Module] | None = None
-        conv_index = 0
-        for module in self.features.children():
-            if isinstance(module, nn.Conv2d):
-                name = self._stage_of_conv(conv_index)
-                conv_index += 1
-                if name is not None:
-                    current = stages.setdefault(name, [])
-            assert current is not None
-            current.append(module)
-        # the hidden fully connected layers (fc6, fc7): what timm calls pre-logits
-        stages["pre_logits"] = list(self.classifier[:-1])
-        return stages
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

@@ -8,13 +8,20 @@ from typing import Any
 
 from torch import nn
 
-from cnnzoo.errors import CnnzooValueError, check_positive_int, check_probability
+from cnnzoo.errors import CnnzooValueError, check_positive_int
 from cnnzoo.layers import LocalResponseNorm
-from cnnzoo.models._base import PooledClassifierModel
+from cnnzoo.models._base import PooledClassifierModel, Stage, sequential_stages
 from cnnzoo.registry import register_model
 from cnnzoo.weights import torchvision_tag as tv
 
 __all__ = ["AlexNet", "AlexNet2012"]
+
+
+def _conv_stages(features: nn.Sequential, channels: Sequence[int]) -> tuple[Stage, ...]:
+    """conv1 ... conv5, each with the ReLU, normalisation and pooling after it; maps at 1/8, 1/16 (conv2-4), 1/32."""
+    convs = [name for name, module in features.named_children() if isinstance(module, nn.Conv2d)]
+    return sequential_stages("features", features, {name: f"conv{i}" for i, name in enumerate(convs, 1)},
+                             channels, (8, 16, 16, 16, 32))
 
 
 class AlexNet(PooledClassifierModel):
@@ -35,9 +42,6 @@ class AlexNet(PooledClassifierModel):
 
     classifier_name = "classifier.6"
 
-    def _stage_of_conv(self, index: int) -> str | None:
-        return f"conv{index + 1}"
-
     def __init__(
         self,
         *,
@@ -47,8 +51,7 @@ class AlexNet(PooledClassifierModel):
         num_classes: int = 1000,
         in_chans: int = 3,
     ) -> None:
-        super().__init__(num_classes=num_classes, in_chans=in_chans)
-        check_probability("dropout", dropout)
+        super().__init__(num_classes=num_classes, in_chans=in_chans, dropout=dropout)
         if isinstance(conv_channels, (str, bytes)) or not isinstance(conv_channels, Sequence) or len(conv_channels) != 5:
             raise CnnzooValueError(f"conv_channels must be five channel counts (conv1 to conv5), got {conv_channels!r}.")
         c1, c2, c3, c4, c5 = (check_positive_int("conv_channels", c) for c in conv_channels)
@@ -79,6 +82,7 @@ class AlexNet(PooledClassifierModel):
             nn.ReLU(inplace=True),
             nn.Linear(hidden_features, num_classes),
         )
+        self.stage_specs = _conv_stages(self.features, (c1, c2, c3, c4, c5))
         self._finish_init()
 
 
@@ -103,14 +107,10 @@ class AlexNet2012(PooledClassifierModel):
     """
 
     classifier_name = "classifier.fc8"
-
-    def _stage_of_conv(self, index: int) -> str | None:
-        return f"conv{index + 1}"
     first_conv_name = "features.conv1"
 
     def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
-        super().__init__(num_classes=num_classes, in_chans=in_chans)
-        check_probability("dropout", dropout)
+        super().__init__(num_classes=num_classes, in_chans=in_chans, dropout=dropout)
 
         def lrn() -> LocalResponseNorm:
             return LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0, scale="paper")
@@ -156,13 +156,12 @@ class AlexNet2012(PooledClassifierModel):
                 nn.init.normal_(module.weight, 0.0, 0.01)
                 one = name.rsplit(".", 1)[-1] in ("conv2", "conv4", "conv5", "fc6", "fc7")
                 nn.init.constant_(module.bias, 1.0 if one else 0.0)
+        self.stage_specs = _conv_stages(self.features, (96, 256, 384, 384, 256))
         self._finish_init()
 
-    def _new_classifier(self, num_classes: int) -> nn.Module:
-        layer = nn.Linear(self.num_features, num_classes)
-        nn.init.normal_(layer.weight, 0.0, 0.01)
+    def init_head_layer(self, layer: nn.Module) -> None:
+        nn.init.normal_(layer.weight, 0.0, 0.01)  # section 5, with fc8's bias 0
         nn.init.zeros_(layer.bias)
-        return layer
 
 
 @register_model(paper='Krizhevsky, "One weird trick for parallelizing convolutional neural networks", arXiv 2014. https://arxiv.org/abs/1404.5997', weights=[

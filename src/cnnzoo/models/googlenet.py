@@ -16,9 +16,9 @@ from torch.nn import functional as F
 
 from cnnzoo._cfg import adapt_mean_std
 from cnnzoo._geometry import min_input_side
-from cnnzoo.errors import InputShapeError, check_probability
+from cnnzoo.errors import InputShapeError
 from cnnzoo.layers import LocalResponseNorm
-from cnnzoo.models._base import ZooModel
+from cnnzoo.models._base import Stage, ZooModel
 from cnnzoo.registry import register_model
 from cnnzoo.weights import torchvision_tag as tv
 
@@ -187,18 +187,15 @@ class _InceptionV1(ZooModel):
             self.inception5a, self.inception5b,
         ]
 
-    @property
-    def stages(self) -> dict[str, list[nn.Module]]:
-        stem = [m for m in self._stem_layers() if not isinstance(m, nn.MaxPool2d)]
-        stages: dict[str, list[nn.Module]] = {
-            "stem": stem,
-            "inception3": [self.inception3a, self.inception3b],
-            "inception4": [self.inception4a, self.inception4b, self.inception4c, self.inception4d, self.inception4e],
-            "inception5": [self.inception5a, self.inception5b],
-        }
-        # the auxiliary heads first, so each stage's last module is the one whose output the stage hands on
-        stages["inception4"][:0] = [aux for aux in (self.aux1, self.aux2) if aux is not None]
-        return stages
+    @staticmethod
+    def _inception_stages(stem: tuple[str, ...]) -> tuple[Stage, ...]:
+        """The stem's weighted layers, then Inception 3, 4 and 5 (Table 1), each up to the pool after it."""
+        return (
+            Stage("stem", stem, 192, 4),
+            Stage("inception3", ("inception3a", "inception3b"), 480, 8),
+            Stage("inception4", tuple(f"inception4{i}" for i in "abcde"), 832, 16),
+            Stage("inception5", ("inception5a", "inception5b"), 1024, 32),
+        )
 
     def _backbone(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         x = self._stem(x)
@@ -232,7 +229,7 @@ class _InceptionV1(ZooModel):
         """Initialise a convolution or hidden fully connected layer as the architecture's recipe does."""
         raise NotImplementedError
 
-    def _init_classifier(self, layer: nn.Linear) -> None:
+    def init_head_layer(self, layer: nn.Module) -> None:
         """Initialise a classifier layer (the main one or an auxiliary head's last) as the recipe does."""
         self._init_weighted(layer)
 
@@ -243,7 +240,7 @@ class _InceptionV1(ZooModel):
             aux = getattr(self, name)
             if aux is not None:
                 layers[f"{name}.fc2"] = nn.Linear(aux.fc2.in_features, num_classes)
-                self._init_classifier(layers[f"{name}.fc2"])
+                self.init_head_layer(layers[f"{name}.fc2"])
         return layers
 
     def classifier_keys(self) -> list[str]:
@@ -261,11 +258,6 @@ class _InceptionV1(ZooModel):
         if self.aux1 is not None:
             return state_dict
         return {k: v for k, v in state_dict.items() if not k.startswith(("aux1.", "aux2."))}
-
-    def _new_classifier(self, num_classes: int) -> nn.Module:
-        layer = nn.Linear(self.num_features, num_classes)
-        self._init_classifier(layer)
-        return layer
 
 
 class GoogLeNet(_InceptionV1):
@@ -296,9 +288,7 @@ class GoogLeNet(_InceptionV1):
         num_classes: int = 1000,
         in_chans: int = 3,
     ) -> None:
-        super().__init__(num_classes=num_classes, in_chans=in_chans)
-        check_probability("dropout", dropout)
-        check_probability("dropout_aux", dropout_aux)
+        super().__init__(num_classes=num_classes, in_chans=in_chans, dropout=dropout, dropout_aux=dropout_aux)
         self.aux_logits = aux_logits
         self.transform_input = transform_input
         self.conv1 = BasicConv2d(in_chans, 64, kernel_size=7, stride=2, padding=3)
@@ -322,6 +312,7 @@ class GoogLeNet(_InceptionV1):
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
+        self.stage_specs = self._inception_stages(stem=("conv1", "conv2", "conv3"))
         self._finish_init()
 
     def _init_weighted(self, module: nn.Conv2d | nn.Linear) -> None:
@@ -381,18 +372,9 @@ class GoogLeNet2014(_InceptionV1):
         in_chans: input channels.
     """
 
-    def __init__(
-        self,
-        *,
-        aux_logits: bool = False,
-        dropout: float = 0.4,
-        dropout_aux: float = 0.7,
-        num_classes: int = 1000,
-        in_chans: int = 3,
-    ) -> None:
-        super().__init__(num_classes=num_classes, in_chans=in_chans)
-        check_probability("dropout", dropout)
-        check_probability("dropout_aux", dropout_aux)
+    def __init__(self, *, aux_logits: bool = False, dropout: float = 0.4, dropout_aux: float = 0.7,
+                 num_classes: int = 1000, in_chans: int = 3) -> None:
+        super().__init__(num_classes=num_classes, in_chans=in_chans, dropout=dropout, dropout_aux=dropout_aux)
         self.aux_logits = aux_logits
 
         def lrn() -> LocalResponseNorm:
@@ -422,9 +404,10 @@ class GoogLeNet2014(_InceptionV1):
         classifiers = [self.fc, *(aux.fc2 for aux in (self.aux1, self.aux2) if aux is not None)]
         for module in self.modules():
             if any(module is layer for layer in classifiers):
-                self._init_classifier(module)
+                self.init_head_layer(module)
             elif isinstance(module, (nn.Conv2d, nn.Linear)):
                 self._init_weighted(module)
+        self.stage_specs = self._inception_stages(stem=("conv1", "norm1", "conv2", "conv3", "norm2"))
         self._finish_init()
         # the auxiliary heads' 5x5 pooling needs a larger input than the main path: checked in training
         self.min_aux_input_size: int | None = None
@@ -437,7 +420,7 @@ class GoogLeNet2014(_InceptionV1):
         nn.init.kaiming_uniform_(module.weight, a=1.0)
         nn.init.constant_(module.bias, 0.2)
 
-    def _init_classifier(self, layer: nn.Linear) -> None:
+    def init_head_layer(self, layer: nn.Module) -> None:
         nn.init.kaiming_uniform_(layer.weight, a=1.0)
         nn.init.zeros_(layer.bias)
 

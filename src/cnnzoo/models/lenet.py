@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from cnnzoo._cfg import MNIST_MEAN, MNIST_STD
-from cnnzoo.models._base import ZooModel
+from cnnzoo.models._base import ZooModel, sequential_stages
 from cnnzoo.registry import register_model
 
 __all__ = ["LeNet5"]
@@ -63,20 +63,19 @@ class LeNet5(ZooModel):
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 self._init_weighted(module)
+        # the paper's layer names: C1, C3 and C5, each with what follows it (F6 belongs to the head)
+        self.stage_specs = sequential_stages("features", self.features, {"c1": "c1", "c3": "c3", "c5": "c5"},
+                                             (6, 16, 120), (2, 4, 4))
         self._finish_init()
 
     @staticmethod
-    def _init_weighted(module: nn.Conv2d | nn.Linear) -> None:
+    def _init_weighted(module: nn.Module) -> None:
         fan_in = module.weight[0].numel()
-        nn.init.uniform_(module.weight, -2.4 / fan_in, 2.4 / fan_in)
+        nn.init.uniform_(module.weight, -2.4 / fan_in, 2.4 / fan_in)  # Appendix A
         nn.init.zeros_(module.bias)
 
-    @property
-    def stages(self) -> dict[str, list[nn.Module]]:
-        """The paper's layer names: C1, C3 and C5 with what follows each, and F6."""
-        return {"c1": [self.features.c1, self.features.act1, self.features.s2],
-                "c3": [self.features.c3, self.features.act3, self.features.s4],
-                "c5": [self.features.c5, self.features.act5], "f6": [self.f6, self.act6]}
+    def init_head_layer(self, layer: nn.Module) -> None:
+        self._init_weighted(layer)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -85,11 +84,6 @@ class LeNet5(ZooModel):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.act6(self.f6(torch.flatten(self.pool(x), 1)))
         return x if pre_logits else self.output(x)
-
-    def _new_classifier(self, num_classes: int) -> nn.Module:
-        layer = nn.Linear(self.num_features, num_classes)
-        self._init_weighted(layer)
-        return layer
 
 
 @register_model(paper='LeCun, Bottou, Bengio, Haffner, "Gradient-Based Learning Applied to Document Recognition", Proc. IEEE 1998. https://doi.org/10.1109/5.726791')

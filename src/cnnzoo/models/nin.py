@@ -9,8 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnzoo.errors import check_probability
-from cnnzoo.models._base import ZooModel
+from cnnzoo.models._base import ZooModel, sequential_stages
 from cnnzoo.registry import register_model
 
 __all__ = ["NIN"]
@@ -42,7 +41,7 @@ class NIN(ZooModel):
 
     Args:
         dropout: dropout probability before the fourth mlpconv layer.
-        num_classes: outputs of the classifier.
+        num_classes: maps of the 1x1 classifier convolution ``cccp8``, one a class, averaged over space.
         in_chans: input channels.
     """
 
@@ -50,8 +49,7 @@ class NIN(ZooModel):
     first_conv_name = "features.conv1"
 
     def __init__(self, *, dropout: float = 0.5, num_classes: int = 1000, in_chans: int = 3) -> None:
-        super().__init__(num_classes=num_classes, in_chans=in_chans)
-        check_probability("dropout", dropout)
+        super().__init__(num_classes=num_classes, in_chans=in_chans, dropout=dropout)
         layers = [
             *_mlpconv(1, in_chans, 96, 11, 4, 0, ("cccp1", "cccp2")),
             ("pool1", nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)),
@@ -71,24 +69,19 @@ class NIN(ZooModel):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 self._init_conv(module)
+        # the four mlpconv layers, each starting at its spatial convolution (the fourth at the dropout before it)
+        self.stage_specs = sequential_stages(
+            "features", self.features, {"conv1": "mlpconv1", "conv2": "mlpconv2", "conv3": "mlpconv3", "drop": "mlpconv4"},
+            (96, 256, 384, 1024), (8, 16, 32, 32))
         self._finish_init()
 
     @staticmethod
-    def _init_conv(conv: nn.Conv2d) -> None:
+    def _init_conv(conv: nn.Module) -> None:
         nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
         nn.init.zeros_(conv.bias)
 
-    @property
-    def stages(self) -> dict[str, list[nn.Module]]:
-        """The four mlpconv layers, each starting at its spatial convolution (the fourth at the dropout before it)."""
-        starts = {"conv1": 1, "conv2": 2, "conv3": 3, "drop": 4}
-        stages: dict[str, list[nn.Module]] = {}
-        current: list[nn.Module] = []
-        for name, module in self.features.named_children():
-            if name in starts:
-                current = stages.setdefault(f"mlpconv{starts[name]}", [])
-            current.append(module)
-        return stages
+    def init_head_layer(self, layer: nn.Module) -> None:
+        self._init_conv(layer)  # the classifier cccp8 is a convolution like the others
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -103,11 +96,6 @@ class NIN(ZooModel):
 
     def head_layer(self, in_features: int, out_features: int) -> nn.Module:
         return nn.Conv2d(in_features, out_features, kernel_size=1)
-
-    def _new_classifier(self, num_classes: int) -> nn.Module:
-        layer = self.head_layer(self.num_features, num_classes)
-        self._init_conv(layer)
-        return layer
 
 
 @register_model(paper='Lin, Chen, Yan, "Network In Network", ICLR 2014. https://arxiv.org/abs/1312.4400')

@@ -15,7 +15,7 @@ from torch import nn
 
 from cnnzoo._cfg import CIFAR_MEAN, CIFAR_STD
 from cnnzoo.layers import SqueezeExcite
-from cnnzoo.models._base import CheckpointedSequential, ZooModel
+from cnnzoo.models._base import CheckpointedSequential, Stage, ZooModel
 from cnnzoo.registry import register_model
 from cnnzoo.weights import PretrainedTag, torchvision_tag as tv
 
@@ -62,7 +62,6 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.se = SqueezeExcite(planes, se_reduction) if se_reduction else None
         self.downsample = downsample
-        self.stride = stride
 
     def spatial_layers(self) -> list[nn.Module]:
         return [self.conv1, self.conv2]
@@ -113,7 +112,6 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.se = SqueezeExcite(out_channels, se_reduction) if se_reduction else None
         self.downsample = downsample
-        self.stride = stride
 
     def spatial_layers(self) -> list[nn.Module]:
         return [self.conv1, self.conv2, self.conv3]
@@ -146,7 +144,18 @@ def _init_resnet_weights(model: nn.Module, zero_init_residual: bool) -> None:
                 nn.init.zeros_(module.bn2.weight)
 
 
-class ResNet(ZooModel):
+class _ResidualNetwork(ZooModel):
+    """What the ImageNet and CIFAR ResNets share: a stem, residual stages, global average pooling and ``fc``."""
+
+    classifier_name = "fc"
+    first_conv_name = "conv1"
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+
+class ResNet(_ResidualNetwork):
     """ResNet for ImageNet (He et al. 2016, Table 1), with ResNeXt, Wide ResNet and SE options.
 
     Args:
@@ -159,9 +168,6 @@ class ResNet(ZooModel):
         num_classes: outputs of the classifier.
         in_chans: input channels.
     """
-
-    classifier_name = "fc"
-    first_conv_name = "conv1"
 
     def __init__(
         self,
@@ -192,6 +198,12 @@ class ResNet(ZooModel):
         self.fc = nn.Linear(self.num_features, num_classes)
         del self._in_channels, self._block_args
         _init_resnet_weights(self, zero_init_residual)
+        # Table 1: conv1 at 1/2, then conv2_x (after the max-pool) to conv5_x at 1/4 to 1/32
+        self.stage_specs = (
+            Stage("stem", ("conv1", "bn1", "relu"), 64, 2),
+            *(Stage(f"layer{i}", (f"layer{i}",), planes * block.expansion, 2 ** (i + 1))
+              for i, planes in enumerate((64, 128, 256, 512), 1)),
+        )
         self._finish_init()
 
     def _make_stage(self, block: type[BasicBlock | Bottleneck], planes: int, blocks: int, stride: int) -> nn.Sequential:
@@ -208,20 +220,10 @@ class ResNet(ZooModel):
     def spatial_layers(self) -> list[nn.Module]:
         return [self.conv1, self.maxpool, self.layer1, self.layer2, self.layer3, self.layer4]
 
-    @property
-    def stages(self) -> dict[str, list[nn.Module]]:
-        return {"stem": [self.conv1, self.bn1, self.relu], "layer1": [self.layer1], "layer2": [self.layer2],
-                "layer3": [self.layer3], "layer4": [self.layer4]}
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)
-        return x if pre_logits else self.fc(x)
-
 
 class ZeroPadShortcut(nn.Module):
     """The parameter-free shortcut of He et al. 2016, option A: subsample by the stride, pad channels with zeros."""
@@ -240,7 +242,7 @@ class ZeroPadShortcut(nn.Module):
         return f"out_channels={self.out_channels}, stride={self.stride}"
 
 
-class CifarResNet(ZooModel):
+class CifarResNet(_ResidualNetwork):
     """ResNet for CIFAR-10 at its own 32x32 input (He et al. 2016, section 4.2).
 
     A 3x3 convolution of 16 channels, three stages of ``blocks_per_stage`` basic blocks at 16, 32 and 64
@@ -254,8 +256,6 @@ class CifarResNet(ZooModel):
         in_chans: input channels.
     """
 
-    classifier_name = "fc"
-    first_conv_name = "conv1"
     default_input_size = (32, 32)
     default_mean = CIFAR_MEAN
     default_std = CIFAR_STD
@@ -278,23 +278,17 @@ class CifarResNet(ZooModel):
         self.num_features = 64
         self.fc = nn.Linear(64, num_classes)
         _init_resnet_weights(self, zero_init_residual=False)
+        self.stage_specs = (Stage("stem", ("conv1", "bn1", "relu"), 16, 1), Stage("layer1", ("layer1",), 16, 1),
+                            Stage("layer2", ("layer2",), 32, 2), Stage("layer3", ("layer3",), 64, 4))
         self._finish_init()
 
     def spatial_layers(self) -> list[nn.Module]:
         return [self.conv1, self.layer1, self.layer2, self.layer3]
 
-    @property
-    def stages(self) -> dict[str, list[nn.Module]]:
-        return {"stem": [self.conv1, self.bn1, self.relu], "layer1": [self.layer1], "layer2": [self.layer2], "layer3": [self.layer3]}
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         x = self.relu(self.bn1(self.conv1(x)))
         return self.layer3(self.layer2(self.layer1(x)))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)
-        return x if pre_logits else self.fc(x)
 
 
 _RESNET = 'He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition", CVPR 2016. https://arxiv.org/abs/1512.03385'

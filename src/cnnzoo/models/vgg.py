@@ -11,8 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnzoo.errors import check_probability
-from cnnzoo.models._base import PooledClassifierModel
+from cnnzoo.models._base import PooledClassifierModel, sequential_stages
 from cnnzoo.registry import register_model
 from cnnzoo.weights import torchvision_tag as tv
 
@@ -56,10 +55,6 @@ class VGG(PooledClassifierModel):
 
     classifier_name = "classifier.6"
 
-    def _stage_of_conv(self, index: int) -> str | None:
-        # a new block starts at the first convolution after each max-pool (the paper's "conv1" .. "conv5")
-        return self._block_starts.get(index)
-
     def __init__(
         self,
         config: Sequence[int | str],
@@ -69,19 +64,27 @@ class VGG(PooledClassifierModel):
         num_classes: int = 1000,
         in_chans: int = 3,
     ) -> None:
-        super().__init__(num_classes=num_classes, in_chans=in_chans)
-        check_probability("dropout", dropout)
+        super().__init__(num_classes=num_classes, in_chans=in_chans, dropout=dropout)
         self.features = make_vgg_features(config, in_chans, batch_norm)
-        self._block_starts: dict[int, str] = {}
-        conv, block, after_pool = 0, 0, True
+        # the paper's five blocks (its "conv1" .. "conv5"): each starts at the first convolution after a
+        # max-pool and ends with the next max-pool, which halves the map
+        block_starts: dict[str, str] = {}
+        block_channels: list[int] = []
+        after_pool = True
+        convs = (name for name, module in self.features.named_children() if isinstance(module, nn.Conv2d))
         for item in config:
             if item == "M":
                 after_pool = True
                 continue
             if after_pool:
-                block += 1
-                self._block_starts[conv] = f"block{block}"
-            conv, after_pool = conv + 1, False
+                block_starts[next(convs)] = f"block{len(block_channels) + 1}"
+                block_channels.append(int(item))
+            else:
+                next(convs)
+                block_channels[-1] = int(item)
+            after_pool = False
+        self.stage_specs = sequential_stages("features", self.features, block_starts, block_channels,
+                                             [2 ** i for i in range(1, len(block_channels) + 1)])
         # The paper feeds fc6 a 7x7 map; pooling to 7x7 lets other input sizes through unchanged at 224.
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.num_features = 4096
@@ -106,14 +109,12 @@ class VGG(PooledClassifierModel):
         self._finish_init()
 
     @staticmethod
-    def _init_linear(layer: nn.Linear) -> None:
+    def _init_linear(layer: nn.Module) -> None:
         nn.init.normal_(layer.weight, 0, 0.01)
         nn.init.zeros_(layer.bias)
 
-    def _new_classifier(self, num_classes: int) -> nn.Module:
-        layer = nn.Linear(self.num_features, num_classes)
+    def init_head_layer(self, layer: nn.Module) -> None:
         self._init_linear(layer)
-        return layer
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Accept timm's VGG layout, which keeps fc6 and fc7 as 7x7 and 1x1 convolutions.

@@ -16,6 +16,7 @@ recomputes ``s``, so the memory kept for backward is exactly the input's. The wi
 place, one pass per neighbouring channel (a cumulative sum for windows wider than 16), so forward
 allocates nothing but its result and backward one work tensor besides its own. The default kernel is written in torch operations (it serves the CPU and any other device); CUDA
 tensors go to Triton kernels (``_lrn_triton.py``), imported the first time one arrives.
+Exporting to ONNX translates the op with ``_lrn_onnx.py``, which :mod:`cnnzoo.onnx` hands to torch's exporter.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import torch
 
 from cnnzoo.errors import CnnzooValueError
 
-__all__ = ["check_lrn_params", "local_response_norm"]
+__all__ = ["check_lrn_params", "check_scale", "local_response_norm"]
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +137,19 @@ def _denominator(xf: torch.Tensor, size: int, alpha: float, k: float) -> torch.T
     return s
 
 
-def _lrn_default(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
-    """Local response normalization with PyTorch's scaling; see the module docstring for the equations."""
+def _check_op_arguments(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> None:
+    # the op is a boundary of its own (torch.ops.cnnzoo.lrn can be called directly): every kernel checks once
     _check_input(x)
     check_lrn_params(size, alpha, beta, k)
+
+
+def _lrn_default(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
+    """Local response normalization with PyTorch's scaling; see the module docstring for the equations."""
+    _check_op_arguments(x, size, alpha, beta, k)
+    return _lrn_compute(x, size, alpha, beta, k)
+
+
+def _lrn_compute(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
     if x.numel() == 0:
         return torch.empty_like(x, memory_format=_layout(x))
     rows, channels_last = _rows(x, _layout(x))
@@ -177,8 +187,7 @@ lrn_backward = torch.library.custom_op("cnnzoo::lrn_backward", _lrn_backward_def
 
 @lrn.register_fake
 def _lrn_fake(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
-    _check_input(x)
-    check_lrn_params(size, alpha, beta, k)
+    _check_op_arguments(x, size, alpha, beta, k)
     return torch.empty_like(x, memory_format=_layout(x))
 
 
@@ -189,11 +198,10 @@ def _lrn_backward_fake(grad: torch.Tensor, x: torch.Tensor, size: int, alpha: fl
 
 @lrn.register_kernel("cuda")
 def _lrn_cuda(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
-    _check_input(x)
-    check_lrn_params(size, alpha, beta, k)
+    _check_op_arguments(x, size, alpha, beta, k)
     triton_lrn = _triton()
     if triton_lrn is None or x.dtype == torch.float64:
-        return _lrn_default(x, size, alpha, beta, k)
+        return _lrn_compute(x, size, alpha, beta, k)
     return triton_lrn.forward(x, size, alpha, beta, k, _layout(x))
 
 
@@ -271,9 +279,17 @@ def local_response_norm(
         True
     """
     check_lrn_params(size, alpha, beta, k)
+    check_scale(scale)
+    return _scaled_lrn(x, size, float(alpha), float(beta), float(k), scale)
+
+
+def check_scale(scale: Any) -> None:
+    """Raise a ValueError unless ``scale`` is ``"pytorch"`` or ``"paper"``."""
     if scale not in ("pytorch", "paper"):
         raise CnnzooValueError(f"LocalResponseNorm scale must be 'pytorch' or 'paper', got {scale!r}.")
-    _check_input(x)
+
+
+def _scaled_lrn(x: torch.Tensor, size: int, alpha: float, beta: float, k: float, scale: str) -> torch.Tensor:
+    """The op under either scaling, for callers whose parameters are checked already (the op checks ``x``)."""
     # the op divides alpha by size, as PyTorch does; multiplying first gives the paper's equation
-    alpha = float(alpha) * size if scale == "paper" else float(alpha)
-    return torch.ops.cnnzoo.lrn(x, size, alpha, float(beta), float(k))
+    return torch.ops.cnnzoo.lrn(x, size, alpha * size if scale == "paper" else alpha, beta, k)
