@@ -10,6 +10,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -313,3 +314,69 @@ def test_console_script_stops_quietly_when_its_reader_leaves():
         err = process.stderr.read()
         assert process.wait(timeout=120) == 128 + signal.SIGPIPE
     assert err == b""
+
+
+# -- export: the network with its weights, as ONNX or a torch.export program ----------------------------
+
+def test_export_writes_onnx_that_runs_like_the_saved_model_at_any_batch_size(capsys, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    directory = cnnzoo.save_pretrained(cnnzoo.create("lenet5", num_classes=3), tmp_path / "digits")
+    output = tmp_path / "digits.onnx"
+    assert main(["export", str(directory), "--output", str(output)]) == 0
+    out, err = capsys.readouterr()
+    assert f"Wrote {output}" in out and "its saved weights" in out and "input Bx1x32x32" in out and not err
+    model = cnnzoo.create(directory).eval()
+    session = ort.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        x = torch.randn(batch, 1, 32, 32)
+        (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+        with torch.no_grad():
+            torch.testing.assert_close(torch.from_numpy(got), model(x), atol=1e-4, rtol=1e-4)
+
+
+def test_export_writes_a_torch_export_program_with_the_lrn_op_at_the_size_asked(capsys, tmp_path):
+    output = tmp_path / "googlenet_2014.model"
+    argv = ["export", "googlenet_2014", "--output", str(output), "--format", "pt2", "--num-classes", "4",
+            "--in-chans", "1", "--input-size", "40"]
+    assert main(argv) == 0
+    assert "freshly initialised weights, input Bx1x40x40" in capsys.readouterr().out
+    program = torch.export.load(output)
+    assert any(node.target == torch.ops.cnnzoo.lrn.default for node in program.graph.nodes)
+    assert program.module()(torch.randn(3, 1, 40, 40)).shape == (3, 4)
+
+
+@pytest.mark.parametrize(("options", "hint"), [
+    ([], "the following arguments are required: --output"),
+    (["--output", "model.bin"], "--format onnx or --format pt2"),
+    (["--output", "model.onnx", "--format", "tflite"], "invalid choice: 'tflite'"),
+    (["--output", "no/such/folder/model.onnx"], "in a folder that does not exist"),
+    (["--output", ".", "--format", "onnx"], "is a directory"),
+    (["--output", "model.pt2", "--input-size", "8"], "at least 32x32"),
+    (["--output", "model.pt2", "--input-size", "0"], "--input-size must be >= 1"),
+    (["--output", "model.pt2", "--input-size", "32", "32"], "unrecognized arguments: 32"),
+    (["--output", "model.pt2", "--input-size", "1e400"], "--input-size must be a whole number"),
+    (["--output", "model.pt2", "--in-chans", "2048"], "--in-chans must be at most 1,024"),
+    (["--output", "model.pt2", "--num-classes", "-1"], "--num-classes must be >= 1"),
+])
+def test_export_refuses_nonsense_in_one_line_and_writes_nothing(capsys, monkeypatch, tmp_path, options, hint):
+    monkeypatch.chdir(tmp_path)
+    _assert_one_line_error(capsys, ["export", "lenet5", *options], hint)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("name", "hint"), [
+    ("lenet_5", "Unknown model 'lenet_5'"),
+    ("resnet18.tv_in1k", "is not in the Hugging Face cache"),  # offline (conftest), so not downloaded
+    ("lenet5.tv_in1k", "No pretrained weights are published for 'lenet5'"),
+])
+def test_export_refuses_a_name_it_cannot_build_in_one_line(capsys, tmp_path, name, hint):
+    _assert_one_line_error(capsys, ["export", name, "--output", str(tmp_path / "model.pt2")], hint)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_to_onnx_without_the_onnx_packages_says_how_to_install_them(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # what `import` meets when it is not installed
+    _assert_one_line_error(capsys, ["export", "lenet5", "--output", str(tmp_path / "model.onnx")],
+                           'pip install "cnnzoo[onnx]"')
+    assert list(tmp_path.iterdir()) == []

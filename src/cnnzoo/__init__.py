@@ -20,6 +20,7 @@ from cnnzoo.weights import PretrainedTag
 from cnnzoo.factory import create
 from cnnzoo.registry import ModelInfo, is_model, list_models, model_info, register_model
 from cnnzoo.memory import MemoryEstimate, estimate_memory, max_batch_size
+from cnnzoo.onnx import export_onnx
 from cnnzoo.optimize import optimize
 from cnnzoo.summary import ModelSummary, summary
 from cnnzoo.transfer import (
@@ -53,6 +54,7 @@ __all__ = [
     "auto_hidden_width",
     "create",
     "estimate_memory",
+    "export_onnx",
     "extract_features",
     "freeze",
     "freeze_backbone",

@@ -4,10 +4,13 @@
     cnnzoo info NAME [--num-classes N] [--input-size C H W]
     cnnzoo memory NAME [--batch-size B] [--budget SIZE] [--input-size C H W] [--optimizer adam|adamw|sgd|none]
                        [--inference] [--dtype float32|bfloat16|float16] [--num-classes N]
+    cnnzoo export NAME --output PATH [--format onnx|pt2] [--num-classes N] [--in-chans C] [--input-size S]
 
 NAME is anything :func:`cnnzoo.create` builds without a download: a name from ``cnnzoo list``, a name with
 a pretrained tag (``resnet50.tv2_in1k``: the architecture those weights need, and which weights they are),
-or a directory written by :func:`cnnzoo.save_pretrained`. No weights are downloaded or allocated.
+or a directory written by :func:`cnnzoo.save_pretrained`. No weights are downloaded or allocated, except by
+``export``, which builds the network and writes it with its weights: a saved directory's, those NAME.TAG names
+(downloaded into the cache as :func:`cnnzoo.create` does), or freshly initialised ones for a bare name.
 
 Exit status, as grep has it: 0 for an answer; 1 for a negative one (``list`` matches nothing, ``memory``'s
 batch does not fit the budget); 2 for input the command cannot take, with one line on stderr
@@ -33,6 +36,7 @@ import cnnzoo
 from cnnzoo import pretrained
 from cnnzoo.errors import CnnzooError, CnnzooValueError
 from cnnzoo.memory import estimate_memory, format_bytes, max_batch_size, parse_bytes
+from cnnzoo.onnx import translation_table
 
 __all__ = ["main"]
 
@@ -153,11 +157,6 @@ def _weights_input(weights: pretrained.PretrainedTag) -> tuple[int, int, int]:
     return (cnnzoo.model_info(weights.model).input_size[0], weights.crop, weights.crop)
 
 
-def _is_saved_directory(name: str) -> bool:
-    # as create() reads NAME: a folder only when written as a path; a bare word is a registered name
-    return pretrained.is_path(name) and (Path(name).expanduser() / pretrained.CONFIG_NAME).is_file()
-
-
 def _model_name(text: str) -> str:
     """An argparse ``type`` for NAME: refuses a path the file system will not even look at.
 
@@ -165,7 +164,7 @@ def _model_name(text: str) -> str:
     long") or a home directory that does not exist ('~nobody') that look raises instead of answering no.
     """
     try:
-        _is_saved_directory(text)
+        pretrained.is_saved_directory(text)
     except (OSError, RuntimeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise argparse.ArgumentTypeError(
@@ -214,7 +213,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         kwargs["num_classes"] = args.num_classes
     if args.input_size is not None:
         kwargs["in_chans"] = args.input_size[0]
-    saved = _is_saved_directory(args.name)
+    saved = pretrained.is_saved_directory(args.name)
     weights = None if saved else _named_weights(args.name)
     with torch.device("meta"):
         # pretrained=False: the architecture NAME.TAG or a saved directory needs, without reading weights
@@ -266,7 +265,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_memory(args: argparse.Namespace) -> int:
     _refuse_downloads(args.name)
     budget = args.budget
-    weights = None if _is_saved_directory(args.name) else _named_weights(args.name)
+    weights = None if pretrained.is_saved_directory(args.name) else _named_weights(args.name)
     kwargs: dict[str, object] = {
         # for NAME.TAG, the input those weights were trained on, as create(NAME.TAG).default_cfg says
         "input_size": args.input_size if args.input_size is not None or weights is None else _weights_input(weights),
@@ -291,6 +290,55 @@ def _cmd_memory(args: argparse.Namespace) -> int:
         print(f"{label}: batch {batch_size} does not fit; it needs {format_bytes(estimate.total - budget)} more.")
     print(f"Largest batch within {format_bytes(budget)}: {largest}")
     return 0 if estimate.total <= budget else 1
+
+
+_EXPORT_SUFFIXES = {".onnx": "onnx", ".pt2": "pt2"}
+
+
+def _export_input(model: torch.nn.Module, side: int | None) -> torch.Tensor:
+    """An example input of two images at ``side`` (default: the model's input), checked against the model."""
+    channels, *size = model.default_cfg["input_size"]
+    example = torch.randn(2, channels, *((side, side) if side is not None else size))
+    try:
+        model.check_input(example)
+    except CnnzooError as exc:
+        raise CnnzooValueError(f"--input-size {side}: {exc}") from None
+    return example
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    output = Path(args.output).expanduser()
+    fmt = args.format or _EXPORT_SUFFIXES.get(output.suffix.lower())
+    if fmt is None:
+        raise CnnzooValueError(
+            f"--output {_shown(args.output)}: say which format with --format onnx or --format pt2, or name the "
+            "file .onnx or .pt2.")
+    if output.is_dir() or not output.parent.is_dir():
+        problem = "is a directory" if output.is_dir() else (
+            f"is in a folder that does not exist ({_shown(str(output.parent))})")
+        raise CnnzooValueError(f"--output {_shown(args.output)} {problem}; name a file in an existing folder.")
+    if fmt == "onnx":
+        translation_table()  # raises before anything is built if the ONNX packages are missing
+    kwargs = {key: value for key, value in (("num_classes", args.num_classes), ("in_chans", args.in_chans))
+              if value is not None}
+    model = cnnzoo.create(args.name, **kwargs).eval()
+    example = _export_input(model, args.input_size)
+    # the batch is left free: a graph traced at two images runs on any number
+    dynamic_shapes = ({0: torch.export.Dim("batch", min=1)},)
+    try:
+        if fmt == "onnx":
+            cnnzoo.export_onnx(model, example, output, dynamic_shapes=dynamic_shapes)
+        else:
+            torch.export.save(torch.export.export(model, (example,), dynamic_shapes=dynamic_shapes), output)
+    except OSError as exc:  # a full disk, a read-only folder
+        raise CnnzooValueError(f"Cannot write {_shown(str(output))}: {exc.strerror or exc}.") from None
+    saved = pretrained.is_saved_directory(args.name)
+    weights = "its saved weights" if saved else (
+        "freshly initialised weights" if cnnzoo.is_model(args.name) else "the weights its name gives")
+    loading = "" if fmt == "onnx" else "; load it with torch.export.load after `import cnnzoo`"
+    print(f"Wrote {output}: {args.name} with {weights}, input Bx{_format_size(example.shape[1:])} for any batch "
+          f"size B, as {'ONNX' if fmt == 'onnx' else 'a torch.export program'}{loading}.")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -340,6 +388,23 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--num-classes", type=num_classes, metavar="N",
                         help=f"classifier outputs, 1 to {MAX_CLASSES:,} (default: the model's)")
     memory.set_defaults(run=_cmd_memory)
+
+    export = commands.add_parser(
+        "export", help="write a network with its weights as ONNX or as a torch.export program",
+        description="Build a network and write it with its weights: as ONNX (torch's dynamo exporter; needs "
+                    'pip install "cnnzoo[onnx]") or as a torch.export program (.pt2). The batch size is left free. '
+                    "A bare name has freshly initialised weights; NAME.TAG downloads the weights it names.")
+    export.add_argument("name", type=_model_name, help=name_help)
+    export.add_argument("--output", required=True, metavar="PATH", help="the file to write (.onnx or .pt2)")
+    export.add_argument("--format", choices=("onnx", "pt2"),
+                        help="onnx or pt2 (default: from the extension of --output)")
+    export.add_argument("--num-classes", type=num_classes, metavar="N",
+                        help=f"classifier outputs, 1 to {MAX_CLASSES:,} (default: the model's)")
+    export.add_argument("--in-chans", type=_count(MAX_CHANNELS, "bands", "channels"), metavar="C",
+                        help=f"input channels, at most {MAX_CHANNELS} (default: the model's)")
+    export.add_argument("--input-size", type=_count(MAX_SIDE, "pixels a side", "side"), metavar="S",
+                        help=f"side of the square example input, at most {MAX_SIDE} (default: the model's input)")
+    export.set_defaults(run=_cmd_export)
     return parser
 
 
