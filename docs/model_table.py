@@ -20,7 +20,8 @@ def write_table(app: object) -> None:
     ]
     for name in cnnzoo.list_models():
         info = cnnzoo.model_info(name)
-        tags = ", ".join(f"``{t.tag}`` ({t.top1}%)" for t in info.pretrained_tags) or "--"
+        tags = ", ".join(f"``{t.tag}``" + (f" ({t.top1}%)" if t.top1 is not None else "")
+                         for t in info.pretrained_tags) or "--"
         size = "x".join(str(s) for s in info.input_size)
         lines.append(_row([f"``{name}``", info.family, info.paper, size, f"{info.parameters:,}", f"{info.gflops:.2f}", tags]))
     target = Path(__file__).resolve().parent / "_generated"

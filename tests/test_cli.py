@@ -380,3 +380,80 @@ def test_export_to_onnx_without_the_onnx_packages_says_how_to_install_them(capsy
     _assert_one_line_error(capsys, ["export", "lenet5", "--output", str(tmp_path / "model.onnx")],
                            'pip install "cnnzoo[onnx]"')
     assert list(tmp_path.iterdir()) == []
+
+
+# -- list --pretrained: the published weights, their accuracy and license ---------------------------------
+
+def _weights_rows(out: str) -> list[list[str]]:
+    lines = out.splitlines()
+    assert lines[0].split()[:6] == ["weights", "publisher", "top-1", "top-5", "crop", "license"]
+    return [line.split() for line in lines[1:]]
+
+
+def test_list_pretrained_shows_each_tags_publisher_accuracy_and_license(capsys):
+    assert main(["list", "--pretrained", "resnet50*"]) == 0
+    rows = {row[0]: row for row in _weights_rows(capsys.readouterr().out)}
+    assert rows["resnet50.tv_in1k"][1:6] == ["torchvision", "76.13", "92.862", "224", "bsd-3-clause"]
+    assert rows["resnet50.a1_in1k"][1:6] == ["timm", "-", "-", "288", "apache-2.0"]  # no accuracy invented
+    assert rows["resnet50.fb_swsl_ig1b_ft_in1k"][5:] == ["cc-by-nc-4.0", "(non-commercial", "use", "only)"]
+    assert list(rows)[:2] == ["resnet50.tv_in1k", "resnet50.tv2_in1k"]
+
+
+def test_list_pretrained_sorts_by_reported_accuracy_best_first_unknown_last(capsys):
+    assert main(["list", "--pretrained", "--sort", "top1"]) == 0
+    rows = _weights_rows(capsys.readouterr().out)
+    known = [float(row[2]) for row in rows if row[2] != "-"]
+    assert known == sorted(known, reverse=True) and len(known) >= 30
+    assert all(row[2] == "-" for row in rows[len(known):])
+    assert rows[0][0] == "resnext101_64x4d.tv_in1k"  # 83.246, the best torchvision reports
+    assert main(["list", "--pretrained", "--sort", "top5", "vgg*"]) == 0
+    assert _weights_rows(capsys.readouterr().out)[0][0] == "vgg19_bn.tv_in1k"
+
+
+def test_list_pretrained_filters_by_license_and_verbose_adds_the_source(capsys):
+    assert main(["list", "--pretrained", "-v", "--license", "cc-by-nc-*", "resnext*"]) == 0
+    rows = _weights_rows(capsys.readouterr().out)
+    assert [row[0] for row in rows] == ["resnext50_32x4d.fb_ssl_yfcc100m_ft_in1k", "resnext50_32x4d.fb_swsl_ig1b_ft_in1k",
+                                        "resnext101_32x8d.fb_ssl_yfcc100m_ft_in1k", "resnext101_32x8d.fb_swsl_ig1b_ft_in1k",
+                                        "resnext101_32x8d.fb_wsl_ig1b_ft_in1k"]
+    assert rows[-1][-1] == "hf-hub:timm/resnext101_32x8d.fb_wsl_ig1b_ft_in1k"
+
+
+def test_list_pretrained_without_match_fails_with_a_hint(capsys):
+    assert main(["list", "--pretrained", "lenet*"]) == 1
+    assert "cnnzoo list --pretrained" in capsys.readouterr().err
+    assert main(["list", "--pretrained", "--license", "apache-2.0", "vgg*"]) == 1
+    assert "'apache-2.0'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "hints"), [
+    (["list", "--pretrained", "--sort", "accuracy"], ("--sort", "invalid choice")),
+    (["list", "--pretrained", "--sort"], ("--sort", "expected one argument")),
+    (["list", "--pretrained", "--license", "mit"], ("--license", "matches no license", "apache-2.0")),
+    (["list", "--pretrained", "--license", "\n"], ("--license", "matches no license")),
+    (["list", "--sort", "top1"], ("--sort top1 applies to published weights", "--pretrained")),
+    (["list", "--license", "apache-2.0"], ("--license applies to published weights", "--pretrained")),
+    (["list", "--pretrained=yes"], ("--pretrained",)),
+])
+def test_list_pretrained_refuses_nonsense_in_one_line(capsys, argv, hints):
+    _assert_one_line_error(capsys, argv, *hints)
+
+
+def test_info_of_a_new_tag_shows_its_license_input_and_that_no_accuracy_is_recorded(capsys):
+    assert main(["info", "resnext101_32x8d.fb_wsl_ig1b_ft_in1k"]) == 0  # offline, nothing downloaded
+    out = capsys.readouterr().out
+    assert "Weights:        resnext101_32x8d.fb_wsl_ig1b_ft_in1k (facebook)" in out
+    assert "License:        cc-by-nc-4.0 (non-commercial use only)" in out
+    assert "Accuracy:       not recorded" in out and "None%" not in out
+    assert main(["info", "resnet50.a1_in1k"]) == 0
+    out = capsys.readouterr().out
+    assert "3x288x288: resize 288, centre crop 288 (crop_pct 1.000), bicubic" in out and "trained at 224px" in out
+    assert "per image at 3x288x288" in out
+
+
+def test_info_of_a_bare_name_lists_every_tags_license(capsys):
+    assert main(["info", "seresnet50"]) == 0
+    out = capsys.readouterr().out
+    assert "seresnet50.ra2_in1k (timm, default): ImageNet top-1 81.284%" in out
+    assert "seresnet50.a1_in1k (timm): evaluated at 288px, accuracy not recorded; apache-2.0" in out
+    assert "None%" not in out

@@ -105,7 +105,7 @@ def test_hub_load_gives_the_feature_extractor_create_gives() -> None:
     ("kwargs", "error"),
     [
         ({"drop_rat": 0.2}, cnnzoo.CnnzooTypeError),
-        ({"num_classes": 0}, cnnzoo.CnnzooValueError),
+        ({"num_classes": -1}, cnnzoo.CnnzooValueError),
         ({"out_indices": (0,)}, cnnzoo.CnnzooValueError),  # without features_only=True
         ({"pretrained": "no_such_tag"}, cnnzoo.WeightsError),
     ],

@@ -81,7 +81,7 @@ def test_hub_tags_match_timm_pretrained_cfg(entry):
     if entry.publisher == "timm":
         assert entry.interpolation == cfg.interpolation
         assert (3, entry.crop, entry.crop) == tuple(cfg.test_input_size or cfg.input_size)
-        assert entry.crop / entry.resize == pytest.approx(cfg.test_crop_pct or cfg.crop_pct, abs=0.001)
+        assert entry.cfg()["crop_pct"] == pytest.approx(cfg.test_crop_pct or cfg.crop_pct, abs=0.001)
 
 
 def test_table_covers_every_torchvision_and_timm_tv_weight_of_our_models():
@@ -104,7 +104,7 @@ def test_without_hub_copy_only_torchvision_urls_remain():
 def test_list_models_pretrained_lists_name_dot_tag():
     tagged = cnnzoo.list_models(pretrained=True)
     assert "resnet50.tv_in1k" in tagged and "seresnet50.ra2_in1k" in tagged
-    assert cnnzoo.list_models("resnet50", pretrained=True) == ["resnet50.tv_in1k", "resnet50.tv2_in1k"]
+    assert cnnzoo.list_models("resnet50", pretrained=True)[:3] == ["resnet50.tv_in1k", "resnet50.tv2_in1k", "resnet50.a1_in1k"]
     assert cnnzoo.list_models("*tv2*", pretrained=True, exclude="wide*")[0] == "resnet50.tv2_in1k"
     assert all(cnnzoo.is_model(name) for name in tagged)
     assert not any(name.startswith("lenet5") for name in tagged)
@@ -403,8 +403,8 @@ def test_save_pretrained_then_create_directory_round_trips(tmp_path):
     directory = cnnzoo.save_pretrained(model, tmp_path / "my-googlenet")
     assert sorted(p.name for p in directory.iterdir()) == ["config.json", "model.safetensors"]
     config = json.loads((directory / "config.json").read_text())
-    assert (config["architecture"], config["num_classes"], config["in_chans"]) == ("googlenet", 7, 3)
-    assert config["model_args"] == {"aux_logits": True}
+    assert (config["architecture"], config["num_classes"], config["model_args"]["in_chans"]) == ("googlenet", 7, 3)
+    assert config["cnnzoo"]["model_args"] == {"aux_logits": True}
     restored = cnnzoo.create(str(directory)).eval()
     assert restored.aux1 is not None and restored.num_classes == 7
     x = torch.randn(1, 3, 64, 64)
@@ -515,7 +515,7 @@ def test_training_transforms_follow_each_papers_augmentation():
 def test_a_replaced_mlp_head_survives_save_and_create(tmp_path):
     model = cnnzoo.replace_head(cnnzoo.create("cifar_resnet20"), 3, hidden=16, dropout=0.1).eval()
     directory = cnnzoo.save_pretrained(model, tmp_path / "mlp")
-    assert json.loads((directory / "config.json").read_text())["head"] == {"hidden": 16, "dropout": 0.1}
+    assert json.loads((directory / "config.json").read_text())["cnnzoo"]["head"] == {"hidden": 16, "dropout": 0.1}
     restored = cnnzoo.create(str(directory)).eval()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -784,6 +784,45 @@ def test_a_config_json_that_describes_no_model_is_a_weights_error_naming_the_fie
     (tmp_path / "saved" / "config.json").write_text(json.dumps(config))
     with pytest.raises(cnnzoo.WeightsError, match=field):
         cnnzoo.create(tmp_path / "saved")
+
+
+@pytest.mark.parametrize("config, field", [
+    ({"architecture": "lenet5", "cnnzoo": [1]}, "cnnzoo must be a JSON object"),
+    ({"architecture": "lenet5", "model_args": [1], "cnnzoo": {}}, "model_args must be a JSON object"),
+    ({"architecture": "lenet5", "model_args": {"in_chans": 0}, "cnnzoo": {}}, "model_args.in_chans must be"),
+    ({"architecture": "lenet5", "cnnzoo": {"model_args": "x"}}, "cnnzoo.model_args must be"),
+    ({"architecture": "lenet5", "cnnzoo": {"head": {"width": 3}}}, "cnnzoo.head must be"),
+    ({"architecture": "lenet5", "cnnzoo": {"pretrained_cfg": 3}}, "cnnzoo.pretrained_cfg must be"),
+])
+def test_a_config_json_in_the_timm_layout_names_the_bad_field_where_it_is_in_the_file(config, field, tmp_path):
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(cnnzoo.WeightsError, match=field):
+        pretrained.read_config(tmp_path / "saved")
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                           max_leaves=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(path=st.sampled_from([("model_args",), ("model_args", "in_chans"), ("cnnzoo",), ("cnnzoo", "model_args"),
+                             ("cnnzoo", "head"), ("cnnzoo", "pretrained_cfg"), ("pretrained_cfg",)]),
+       value=JSON_VALUES)
+def test_any_value_in_any_field_of_a_saved_config_is_read_as_a_model_or_a_weights_error(path, value, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved")
+    config = {"architecture": "lenet5", "num_classes": 10, "model_args": {"in_chans": 1}, "pretrained_cfg": {},
+              "cnnzoo": {"model_args": {}, "head": None, "pretrained_cfg": {}}}
+    parent = config if len(path) == 1 else config[path[0]]
+    parent[path[-1]] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    try:
+        read, _ = pretrained.read_config(folder)
+    except cnnzoo.WeightsError:
+        return
+    assert read["in_chans"] is None or isinstance(read["in_chans"], int)
+    assert all(read[key] is None or isinstance(read[key], dict) for key in ("model_args", "head", "pretrained_cfg"))
 
 
 def test_weights_input_configuration_follows_the_models_channels(hf_cache, tmp_path):

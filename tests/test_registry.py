@@ -79,17 +79,18 @@ def test_unknown_name_without_close_match_points_to_the_list():
         cnnzoo.model_info("transformer_xl")
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "5"])
-@pytest.mark.parametrize("argument", ["num_classes", "in_chans"])
+@pytest.mark.parametrize(("argument", "bad"), [(argument, bad) for argument in ("num_classes", "in_chans")
+                                               for bad in (0, -1, 2.5, True, "5")
+                                               if (argument, bad) != ("num_classes", 0)])  # 0: timm's no-classifier
 def test_create_refuses_non_positive_or_non_integer_counts(argument, bad):
     with pytest.raises(ValueError, match=argument) as caught:
         cnnzoo.create("lenet5", **{argument: bad})
     assert isinstance(caught.value, cnnzoo.CnnzooError)
 
 
-def test_num_classes_zero_error_says_how_to_get_features():
-    with pytest.raises(ValueError, match="forward_features"):
-        cnnzoo.create("resnet18", num_classes=0)
+def test_negative_num_classes_error_says_zero_gives_features():
+    with pytest.raises(ValueError, match="num_classes=0 gives a model without classifier"):
+        cnnzoo.create("resnet18", num_classes=-1)
 
 
 def test_create_passes_architecture_options_through():
@@ -331,3 +332,41 @@ def test_list_models_refuses_patterns_that_are_not_strings(bad):
 def test_register_model_refuses_names_create_would_read_as_something_else(clean_registry, bad):
     with pytest.raises(cnnzoo.RegistryError, match="path"):
         cnnzoo.register_model(name=bad)(lambda **kwargs: nn.Identity())
+
+
+# -- timm's tags merged with the families' own (src/cnnzoo/weights_timm.py, checked in tests/test_weights.py) --
+
+
+def test_timms_other_tags_join_a_familys_own_after_them():
+    tags = registry.tags_of("resnet50")
+    assert tags[:2] == ["tv_in1k", "tv2_in1k"] and "a1_in1k" in tags and "fb_swsl_ig1b_ft_in1k" in tags
+    assert registry.DEFAULT_TAGS["resnet50"] == "tv_in1k"
+    assert registry.get_tag("resnet50", "tv_in1k").top1 == 76.13  # the family's declaration wins over timm's
+    assert cnnzoo.is_model("resnext101_32x8d.fb_wsl_ig1b_ft_in1k")
+
+
+def test_a_users_own_model_under_a_cnnzoo_name_does_not_inherit_timms_tags(clean_registry):
+    def resnet50(num_classes: int = 1000, in_chans: int = 3) -> nn.Module:
+        return nn.Sequential(nn.Flatten(), nn.LazyLinear(num_classes))
+
+    cnnzoo.register_model(overwrite=True)(resnet50)
+    assert registry.tags_of("resnet50") == []
+    with pytest.raises(cnnzoo.WeightsError, match="No pretrained weights"):
+        registry.get_tag("resnet50", "a1_in1k")
+
+
+def test_list_models_selects_weights_by_license():
+    non_commercial = cnnzoo.list_models(pretrained=True, license="cc-by-nc-*")
+    assert "resnext101_32x8d.fb_wsl_ig1b_ft_in1k" in non_commercial
+    assert all(registry.get_tag(*n.rsplit(".", 1)).license == "cc-by-nc-4.0" for n in non_commercial)
+    permissive = cnnzoo.list_models("resnet18", pretrained=True, license=["apache-2.0", "bsd-*"])
+    assert permissive[0] == "resnet18.tv_in1k" and "resnet18.a1_in1k" in permissive
+    assert not any("fb_" in n for n in permissive)
+    assert cnnzoo.list_models(pretrained=True, license="no-such-license") == []
+
+
+def test_list_models_license_needs_pretrained_and_strings():
+    with pytest.raises(cnnzoo.CnnzooValueError, match="pretrained=True"):
+        cnnzoo.list_models(license="apache-2.0")
+    with pytest.raises(cnnzoo.CnnzooValueError, match="Patterns are strings"):
+        cnnzoo.list_models(pretrained=True, license=3)

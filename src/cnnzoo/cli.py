@@ -1,6 +1,6 @@
 """The ``cnnzoo`` command: list the zoo and describe any network in it.
 
-    cnnzoo list [PATTERN ...] [--verbose]
+    cnnzoo list [PATTERN ...] [--verbose] [--pretrained [--sort name|top1|top5] [--license PATTERN]...]
     cnnzoo info NAME [--num-classes N] [--input-size C H W]
     cnnzoo memory NAME [--batch-size B] [--budget SIZE] [--input-size C H W] [--optimizer adam|adamw|sgd|none]
                        [--inference] [--dtype float32|bfloat16|float16] [--num-classes N]
@@ -22,6 +22,7 @@ cnnzoo's own bug says so on that one line; ``CNNZOO_DEBUG=1`` shows its tracebac
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import re
 import signal
@@ -157,6 +158,15 @@ def _weights_input(weights: pretrained.PretrainedTag) -> tuple[int, int, int]:
     return (cnnzoo.model_info(weights.model).input_size[0], weights.crop, weights.crop)
 
 
+def _license_pattern(text: str) -> str:
+    """An argparse ``type`` for --license: a wildcard over license names, refused if no license could match it."""
+    licenses = sorted({tag.license for tags in pretrained.PRETRAINED.values() for tag in tags.values()})
+    if not any(fnmatch.fnmatchcase(license, text) for license in licenses):
+        raise argparse.ArgumentTypeError(f"{_shown(text)} matches no license of the published weights "
+                                         f"({', '.join(licenses)})")
+    return text
+
+
 def _model_name(text: str) -> str:
     """An argparse ``type`` for NAME: refuses a path the file system will not even look at.
 
@@ -173,7 +183,45 @@ def _model_name(text: str) -> str:
     return text
 
 
+def _accuracy(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _license(tag: pretrained.PretrainedTag) -> str:
+    """The license, with what ``cc-by-nc`` means said, so it is not missed in a long listing."""
+    return f"{tag.license} (non-commercial use only)" if tag.license.lower().startswith("cc-by-nc") else tag.license
+
+
+def _list_weights(args: argparse.Namespace) -> int:
+    """``list --pretrained``: every NAME.TAG with who publishes it, its reported accuracy, input and license."""
+    names = cnnzoo.list_models(args.patterns or None, pretrained=True, license=args.license)
+    if not names:
+        asked = " ".join(_shown(p) for p in args.patterns) or "any model"
+        licenses = f" under the license {' or '.join(_shown(p) for p in args.license)}" if args.license else ""
+        print(f"No published weights for {asked}{licenses}. Try `cnnzoo list --pretrained` for all of them.",
+              file=sys.stderr)
+        return 1
+    tags = [pretrained.get_tag(*name.rsplit(".", 1)) for name in names]
+    if args.sort != "name":
+        # best first; weights without a reported figure after them, in the registry's order
+        tags.sort(key=lambda tag: (getattr(tag, args.sort) is None, -(getattr(tag, args.sort) or 0.0)))
+    header = ("weights", "publisher", "top-1", "top-5", "crop", "license") + (("source",) if args.verbose else ())
+    rows = [header] + [(tag.name, tag.publisher, _accuracy(tag.top1), _accuracy(tag.top5), str(tag.crop), _license(tag))
+                       + ((tag.source,) if args.verbose else ()) for tag in tags]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        cells = [cell.rjust(w) if 2 <= i <= 4 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        print("  ".join(cells).rstrip())
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
+    if not args.pretrained and (args.sort != "name" or args.license):
+        option = f"--sort {args.sort}" if args.sort != "name" else "--license"
+        raise CnnzooValueError(f"{option} applies to published weights; add --pretrained (`cnnzoo list --pretrained "
+                               f"{option if args.sort != 'name' else '--license PATTERN'}`).")
+    if args.pretrained:
+        return _list_weights(args)
     names = cnnzoo.list_models(args.patterns or None)
     if not names:
         patterns = " ".join(_shown(p) for p in args.patterns)
@@ -195,13 +243,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _describe_weights(tag: pretrained.PretrainedTag, default_tag: str | None) -> list[str]:
     default = f", the default of {tag.model}" if tag.tag == default_tag else ""
     cfg = tag.cfg()
+    accuracy = (f"ImageNet-1k top-1 {tag.top1}%, top-5 {tag.top5}% at {tag.crop}px, as {tag.publisher} reports"
+                if tag.top1 is not None else "not recorded (timm's package ships no results tables)")
+    trained = f"; trained at {tag.train_size}px" if tag.train_size else ""
     return [
         f"Weights:        {tag.name} ({tag.publisher}{default}); described, not downloaded",
-        f"Accuracy:       ImageNet-1k top-1 {tag.top1}%, top-5 {tag.top5}% at {tag.crop}px, as {tag.publisher} reports",
+        f"Accuracy:       {accuracy}",
         f"Weights input:  {_format_size(cfg['input_size'])}: resize {tag.resize}, centre crop {tag.crop} "
         f"(crop_pct {cfg['crop_pct']:.3f}), {tag.interpolation}; mean {tag.mean}, std {tag.std}; "
-        f"{tag.num_classes} classes",
-        f"License:        {tag.license}",
+        f"{tag.num_classes} classes{trained}",
+        f"License:        {_license(tag)}",
         f"Source:         {tag.source}",
     ]
 
@@ -251,8 +302,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         for i, tag in enumerate(facts.pretrained_tags):
             label = "Weights:" if i == 0 else ""
             default = ", default" if tag.tag == facts.default_tag else ""
-            print(f"{label:<16}{tag.name} ({tag.publisher}{default}): ImageNet top-1 {tag.top1}%, "
-                  f"top-5 {tag.top5}% at {tag.crop}px; {tag.license}; {tag.source}")
+            accuracy = (f"ImageNet top-1 {tag.top1}%, top-5 {tag.top5}% at {tag.crop}px" if tag.top1 is not None
+                        else f"evaluated at {tag.crop}px, accuracy not recorded")
+            print(f"{label:<16}{tag.name} ({tag.publisher}{default}): {accuracy}; {_license(tag)}; {tag.source}")
     else:
         print("Weights:        none published; train from scratch or load your own with pretrained=PATH")
     print(f"Parameters:     {table.total_params:,}")
@@ -353,9 +405,19 @@ def build_parser() -> argparse.ArgumentParser:
     num_classes = _count(MAX_CLASSES, "far more than any image dataset has", "number_of_classes")
     name_help = "a name from `cnnzoo list`, NAME.TAG for published weights, or a save_pretrained directory"
 
-    listing = commands.add_parser("list", help="list model names, optionally filtered by wildcards")
+    listing = commands.add_parser("list", help="list model names, or their published weights, optionally filtered by wildcards")
     listing.add_argument("patterns", nargs="*", metavar="PATTERN", help="shell wildcard such as 'resnet*'")
-    listing.add_argument("-v", "--verbose", action="store_true", help="add family, input size, parameters and GFLOPs")
+    listing.add_argument("-v", "--verbose", action="store_true",
+                         help="add family, input size, parameters and GFLOPs (with --pretrained: where the weights are)")
+    listing.add_argument("--pretrained", action="store_true",
+                         help="list NAME.TAG for every set of published weights, with publisher, reported ImageNet "
+                              "top-1/top-5, evaluation crop and license")
+    listing.add_argument("--sort", choices=("name", "top1", "top5"), default="name",
+                         help="with --pretrained: by name (default), or by reported top-1 or top-5 accuracy, best "
+                              "first (weights without a reported figure last)")
+    listing.add_argument("--license", action="append", type=_license_pattern, metavar="PATTERN",
+                         help="with --pretrained: only weights under a matching license, such as apache-2.0 or "
+                              "'bsd-*' (repeatable)")
     listing.set_defaults(run=_cmd_list)
 
     info = commands.add_parser("info", help="describe one model: paper, input, weights, parameters, FLOPs, layers")

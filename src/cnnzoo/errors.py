@@ -50,9 +50,9 @@ class CnnzooTypeError(CnnzooError, TypeError):
     """An argument a function does not take (a misspelt architecture option, say)."""
 
 
-def check_positive_int(name: str, value: object, maximum: int | None = None) -> int:
-    """Return ``value`` as an int if it is a whole number >= 1 (and at most ``maximum``), else raise a
-    ValueError naming the argument.
+def check_positive_int(name: str, value: object, maximum: int | None = None, minimum: int = 1) -> int:
+    """Return ``value`` as an int if it is a whole number >= ``minimum`` (1 unless told; at most ``maximum``),
+    else raise a ValueError naming the argument.
 
     Python, numpy and torch integers are accepted (anything with ``__index__``); ``bool`` and floats are not.
     """
@@ -61,18 +61,21 @@ def check_positive_int(name: str, value: object, maximum: int | None = None) -> 
             raise TypeError
         number = operator.index(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, RuntimeError):  # torch raises these for non-integer tensors
-        raise CnnzooValueError(f"{name} must be a whole number >= 1, got {value!r} ({type(value).__name__}).") from None
-    if number < 1:
+        raise CnnzooValueError(f"{name} must be a whole number >= {minimum}, got {value!r} ({type(value).__name__}).") from None
+    if number < minimum:
         hint = ""
         if name == "num_classes":
-            hint = (
-                " To get features instead of class scores, use model.forward_features(x) or "
-                "model.forward_head(x, pre_logits=True)."
-            )
-        raise CnnzooValueError(f"{name} must be >= 1, got {number}.{hint}")
+            hint = " num_classes=0 gives a model without classifier, whose forward returns the pooled features."
+        raise CnnzooValueError(f"{name} must be >= {minimum}, got {number}.{hint}")
     if maximum is not None and number > maximum:
         raise CnnzooValueError(f"{name} must be at most {maximum:,}, got {number:,}: {_WHY_AT_MOST.get(name, 'too large to build')}.")
     return number
+
+
+def check_class_count(value: object) -> int:
+    """``num_classes`` as an int: 0 (no classifier: the model returns pooled features, as in timm) up to
+    :data:`MAX_CLASSES`, else a ValueError naming it."""
+    return check_positive_int("num_classes", value, MAX_CLASSES, minimum=0)
 
 
 # Bounds far above any real use that keep a typo from asking for terabytes.

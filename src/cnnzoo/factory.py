@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from cnnzoo import pretrained as pretrained_module
-from cnnzoo.errors import MAX_CHANNELS, MAX_CLASSES, CnnzooValueError, UnknownModelError, WeightsError, check_positive_int
+from cnnzoo.errors import MAX_CHANNELS, CnnzooValueError, check_class_count, UnknownModelError, WeightsError, check_positive_int
 from cnnzoo.registry import ModelEntry, get_entry, get_tag, tags_of
 
 __all__ = ["create"]
@@ -70,7 +70,7 @@ def create(
         >>> model = cnnzoo.create("resnet50.tv2_in1k", num_classes=37)  # torchvision's V2 weights but fc
     """
     if num_classes is not None:
-        kwargs["num_classes"] = check_positive_int("num_classes", num_classes, MAX_CLASSES)
+        kwargs["num_classes"] = check_class_count(num_classes)
     if in_chans is not None:
         kwargs["in_chans"] = check_positive_int("in_chans", in_chans, MAX_CHANNELS)
     if not isinstance(name, (str, os.PathLike)):

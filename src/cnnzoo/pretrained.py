@@ -303,6 +303,7 @@ class LoadReport:
         reinitialized: classifier keys freshly initialised because the class count differs.
         adapted: keys adapted to another shape (the first convolution for another ``in_chans``).
         missing: model keys the checkpoint lacks (only ever non-empty with ``strict=False``).
+        dropped: checkpoint keys of a class layer the model does not have (built with ``num_classes=0``).
     """
 
     source: str
@@ -311,6 +312,7 @@ class LoadReport:
     reinitialized: list[str] = field(default_factory=list)
     adapted: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
 
 
 def adapt_input_conv(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
@@ -379,6 +381,13 @@ def load_pretrained(
             logger.info("Adapted %s from %d to %d input channels.", key, trained, own[key].shape[1])
 
     classifier_keys = set(_classifier_keys(model))
+    # a model built with num_classes=0 has no class layer: the checkpoint's is left out, as timm does
+    names = getattr(model, "class_layer_names", None)
+    removed = [f"{name}." for name in (names() if callable(names) else [])
+               if next(model.get_submodule(name).parameters(), None) is None]
+    for key in [k for k in state if k.startswith(tuple(removed))] if removed else []:
+        del state[key]
+        report.dropped.append(key)
     unexpected = [k for k in state if k not in own]
     missing = [k for k in own if k not in state]
     # a class layer may differ in its class dimension (the first) alone; every other shape must be equal
@@ -530,13 +539,79 @@ def _describe_model(model: nn.Module, architecture: str) -> dict[str, Any]:
     }
 
 
+#: The fields of timm's ``PretrainedCfg`` (timm 1.0) that describe a model's input, classes and layers.
+#: ``timm.create_model("local-dir:DIR")`` builds a ``PretrainedCfg`` from config.json's ``pretrained_cfg`` and
+#: refuses any key it does not have; where the weights are (``url``, ``file``, ``hf_hub_id``, ``source``) it
+#: sets itself from the folder. tests/test_interop.py checks these against the installed timm.
+TIMM_CFG_KEYS = frozenset({
+    "architecture", "tag", "input_size", "test_input_size", "min_input_size", "fixed_input_size", "interpolation",
+    "crop_pct", "test_crop_pct", "crop_mode", "mean", "std", "num_classes", "label_offset", "label_names",
+    "label_descriptions", "pool_size", "test_pool_size", "first_conv", "classifier", "license", "description",
+    "origin_url", "paper_name", "paper_ids", "notes",
+})
+#: The key of config.json under which cnnzoo keeps what only it reads (timm ignores other top-level keys).
+OWN_CONFIG_KEY = "cnnzoo"
+
+
+def _config_json(description: dict[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """config.json for a model: timm's fields at the top, what only cnnzoo reads under ``"cnnzoo"``.
+
+    timm builds ``architecture`` with ``num_classes`` and the top-level ``model_args`` as keyword arguments
+    (so they hold ``in_chans`` alone: cnnzoo's architecture options are not named as timm's) and takes
+    ``pretrained_cfg`` as its ``PretrainedCfg`` (so it holds :data:`TIMM_CFG_KEYS` alone). The architecture
+    options, the head and the rest of ``default_cfg`` (``train_augment``, ``resize``, the weights' ``source``)
+    go under ``"cnnzoo"``.
+    """
+    cfg = _jsonable(cfg)
+    in_chans = description["in_chans"]
+    return {
+        "architecture": description["architecture"],
+        "num_classes": description["num_classes"],
+        "model_args": {} if in_chans is None else {"in_chans": in_chans},
+        "pretrained_cfg": {k: v for k, v in cfg.items() if k in TIMM_CFG_KEYS},
+        OWN_CONFIG_KEY: {
+            "model_args": description["model_args"],
+            "head": description["head"],
+            "pretrained_cfg": {k: v for k, v in cfg.items() if k not in TIMM_CFG_KEYS},
+        },
+    }
+
+
+def _description_of(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What a config.json says the model is, in :func:`_describe_model`'s form plus the whole ``pretrained_cfg``.
+
+    Reads both layouts: this one (:func:`_config_json`, told by its ``"cnnzoo"`` object) and the earlier one,
+    which timm's own configs share (``in_chans``, ``model_args`` and ``head`` at the top, ``default_cfg`` whole
+    in ``pretrained_cfg``). Fields are not checked here: :func:`read_config` checks them.
+    """
+    own = config.get(OWN_CONFIG_KEY)
+    if not isinstance(own, Mapping):
+        return {key: config.get(key) for key in ("architecture", "num_classes", "in_chans", "model_args", "head",
+                                                 "pretrained_cfg")}
+    timm_args = config.get("model_args")
+    cfgs = [cfg for cfg in (config.get("pretrained_cfg"), own.get("pretrained_cfg")) if cfg is not None]
+    return {
+        "architecture": config.get("architecture"),
+        "num_classes": config.get("num_classes"),
+        "in_chans": timm_args.get("in_chans") if isinstance(timm_args, Mapping) else None,
+        "model_args": own.get("model_args"),
+        "head": own.get("head"),
+        # timm's fields and cnnzoo's own, one default_cfg again; a part that is no object is read_config's to name
+        "pretrained_cfg": ({k: v for cfg in cfgs for k, v in cfg.items()}
+                           if all(isinstance(cfg, Mapping) for cfg in cfgs) else config.get("pretrained_cfg")),
+    }
+
+
 def save_pretrained(model: nn.Module, directory: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write ``model.safetensors`` and ``config.json`` so ``cnnzoo.create(directory)`` rebuilds the model.
 
     ``config.json`` holds the architecture name, ``num_classes``, ``in_chans``, the architecture options
     the model was built with, the head :meth:`~cnnzoo.models.ZooModel.replace_head` gave it (if any) and
-    its ``default_cfg``; timm reads the same fields. Each file is written under a temporary name and then
-    renamed, so an interrupted save leaves the folder as it was.
+    its ``default_cfg``, laid out as timm's own configs are: ``timm.create_model("local-dir:" + directory,
+    pretrained=True)`` loads the model too, for the architectures timm has under the same name and the same
+    weights (ResNet, ResNeXt, Wide ResNet, SE-ResNet, DenseNet, VGG) with their own heads. What only cnnzoo
+    reads is kept under the ``"cnnzoo"`` key. Each file is written under a temporary name and then renamed,
+    so an interrupted save leaves the folder as it was.
 
     Args:
         model: a model built by :func:`cnnzoo.create`.
@@ -565,11 +640,11 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike[str], *, over
     if not isinstance(directory, (str, os.PathLike)) or not os.fspath(directory):
         raise WeightsError(f"save_pretrained writes to a folder path (a str or Path); got {directory!r}.")
     directory = Path(directory).expanduser()
-    config = {**_describe_model(model, architecture), "pretrained_cfg": _jsonable(cfg)}
+    description = _describe_model(model, architecture)
     if directory.exists() and not directory.is_dir():
         raise WeightsError(f"{directory} is a file, not a folder; save_pretrained writes a folder. Pick another path.")
     if not overwrite:
-        _refuse_another_model(directory, config)
+        _refuse_another_model(directory, description)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     directory.mkdir(parents=True, exist_ok=True)
     written: list[tuple[Path, Path]] = []
@@ -579,7 +654,7 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike[str], *, over
             os.close(handle)
             written.append((Path(scratch), directory / name))
         save_file(tensors, str(written[0][0]), metadata={"format": "pt", "architecture": architecture})
-        written[1][0].write_text(json.dumps(config, indent=2) + "\n")
+        written[1][0].write_text(json.dumps(_config_json(description, cfg), indent=2) + "\n")
         for scratch, target in written:
             os.replace(scratch, target)
     finally:
@@ -599,8 +674,10 @@ def _refuse_another_model(directory: Path, config: dict[str, Any]) -> None:
         raise WeightsError(f"{directory} already holds a model whose {CONFIG_NAME} is missing or unreadable. {hint}") from None
     if not isinstance(saved, dict):
         raise WeightsError(f"{directory} holds a {CONFIG_NAME} that describes no model. {hint}")
+    saved = _description_of(saved)
+    saved["model_args"] = {} if saved["model_args"] is None else saved["model_args"]
     differs = [key for key in ("architecture", "num_classes", "in_chans", "model_args", "head")
-               if saved.get(key, {} if key == "model_args" else None) != config[key]]
+               if saved[key] != config[key]]
     if differs:
         what = ", ".join(f"{key} {saved.get(key)!r} (this model: {config[key]!r})" for key in differs)
         raise WeightsError(f"{directory} already holds another model: {what}. {hint}")
@@ -610,7 +687,10 @@ def read_config(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     """The ``config.json`` of a directory or ``hf-hub:ORG/REPO``, checked, and where its weights are.
 
     Only the configuration is fetched; the weights' source (the directory, or ``hf-hub:ORG/REPO``) goes to
-    :func:`load_pretrained` when they are wanted.
+    :func:`load_pretrained` when they are wanted. The configuration comes back in one form whichever layout
+    the file has (:func:`save_pretrained`'s, its earlier one, or a timm model's): ``architecture``,
+    ``num_classes``, ``in_chans``, ``model_args`` (cnnzoo's architecture options), ``head`` and the whole
+    ``pretrained_cfg``.
 
     Raises:
         WeightsError: for a missing or unreadable file, or one whose fields do not describe a model (each
@@ -629,10 +709,24 @@ def read_config(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
         raise WeightsError(f"{config_path} is not readable JSON: {exc}") from exc
     if not isinstance(config, dict):
         raise WeightsError(f"{config_path} holds {type(config).__name__}, not a JSON object describing a model.")
+    raw = config
+    own = raw.get(OWN_CONFIG_KEY)
+    # where each field is in the file, to name it in an error
+    where = {"in_chans": "model_args.in_chans", "model_args": f"{OWN_CONFIG_KEY}.model_args",
+             "head": f"{OWN_CONFIG_KEY}.head"} if isinstance(own, dict) else {}
 
     def bad(key: str, expected: str) -> WeightsError:
-        return WeightsError(f"{config_path}: {key} must be {expected}, got {config.get(key)!r}. Save the model "
-                            "again with cnnzoo.save_pretrained, or correct the file.")
+        return WeightsError(f"{config_path}: {where.get(key, key)} must be {expected}, got {config.get(key)!r}. "
+                            "Save the model again with cnnzoo.save_pretrained, or correct the file.")
+
+    # the parts of this layout that _description_of takes apart: objects, or absent
+    parts = {OWN_CONFIG_KEY: own} if not isinstance(own, dict) else {
+        "model_args": raw.get("model_args"), f"{OWN_CONFIG_KEY}.pretrained_cfg": own.get("pretrained_cfg")}
+    for name, value in parts.items():
+        if value is not None and not isinstance(value, dict):
+            raise WeightsError(f"{config_path}: {name} must be a JSON object, or absent, got {value!r}. Save the "
+                               "model again with cnnzoo.save_pretrained, or correct the file.")
+    config = _description_of(raw)
 
     architecture = config.get("architecture")
     if not isinstance(architecture, str) or not architecture:
@@ -640,10 +734,10 @@ def read_config(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     if not is_model(architecture):
         raise WeightsError(f"{config_path} names the architecture {architecture!r}, which is not registered "
                            "(cnnzoo.list_models() shows those that are; register your own with @cnnzoo.register_model).")
-    for key, maximum in (("num_classes", MAX_CLASSES), ("in_chans", MAX_CHANNELS)):
+    for key, minimum, maximum in (("num_classes", 0, MAX_CLASSES), ("in_chans", 1, MAX_CHANNELS)):
         value = config.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum):
-            raise bad(key, f"a whole number from 1 to {maximum:,}, or absent")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum):
+            raise bad(key, f"a whole number from {minimum} to {maximum:,}, or absent")
     for key in ("model_args", "pretrained_cfg"):
         if config.get(key) is not None and not isinstance(config.get(key), dict):
             raise bad(key, "a JSON object, or absent")

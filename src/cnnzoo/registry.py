@@ -25,6 +25,7 @@ from torch import nn
 from cnnzoo._meta import count_flops
 from cnnzoo.errors import CnnzooTypeError, CnnzooValueError, RegistryError, UnknownModelError, WeightsError, check_positive_int
 from cnnzoo.weights import PretrainedTag
+from cnnzoo.weights_timm import TIMM_TAGS
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 
 __all__ = [
@@ -43,7 +44,8 @@ __all__ = [
 
 Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
 
-#: ``{model: {tag: PretrainedTag}}``: every published set of weights, as the families declare them.
+#: ``{model: {tag: PretrainedTag}}``: every published set of weights: those the families declare beside their
+#: builders, then the other tags timm publishes for cnnzoo's own architectures (:mod:`cnnzoo.weights_timm`).
 PRETRAINED: dict[str, dict[str, PretrainedTag]] = {}
 #: The tag ``pretrained=True`` loads: torchvision's original ImageNet weights, which the classic fine-tuning
 #: tutorials' ``pretrained=True`` meant, where they exist; else the first declared.
@@ -162,7 +164,8 @@ def register_model(
         interpolation: resize interpolation for models that do not define their own.
         crop_pct: evaluation centre-crop fraction for models that do not define their own.
         weights: the published weights of this network, one :class:`~cnnzoo.weights.PretrainedTag` a tag
-            (the model name is filled in here).
+            (the model name is filled in here). cnnzoo's own families also get the other tags timm publishes
+            for the name (:mod:`cnnzoo.weights_timm`); a tag declared here wins over timm's of that name.
         overwrite: replace an existing registration of the same name instead of raising.
 
     Returns:
@@ -235,6 +238,10 @@ def register_model(
 
         _cached_info.cache_clear()  # a re-registered name describes its new builder
         tags = {tag.tag: dataclasses.replace(tag, model=model_name) for tag in weights}
+        if builder.__module__.startswith("cnnzoo.models."):
+            # timm's weights were checked against cnnzoo's architecture of that name, not a user's own "resnet50"
+            for tag in TIMM_TAGS.get(model_name, ()):
+                tags.setdefault(tag.tag, dataclasses.replace(tag, model=model_name))
         PRETRAINED.pop(model_name, None)
         DEFAULT_TAGS.pop(model_name, None)
         if tags:
@@ -261,6 +268,7 @@ def list_models(
     *,
     exclude: str | Iterable[str] | None = None,
     pretrained: bool = False,
+    license: str | Iterable[str] | None = None,
 ) -> list[str]:
     """Names of registered models, sorted naturally (``resnet18`` before ``resnet101``).
 
@@ -269,12 +277,19 @@ def list_models(
         exclude: wildcard(s) that remove names from the result.
         pretrained: list ``name.tag`` for every set of published weights instead of bare names; the
             patterns then match either the bare name or ``name.tag``.
+        license: with ``pretrained=True``, only weights whose license matches these wildcard(s)
+            (``"apache-2.0"``, ``["bsd-*", "apache-*"]``); ``get_tag(name, tag).license`` gives a tag's.
+
+    Raises:
+        CnnzooValueError: for a pattern that is not a string, or ``license`` without ``pretrained=True``.
 
     Example:
         >>> cnnzoo.list_models("densenet*")
         ['densenet121', 'densenet161', 'densenet169', 'densenet201', 'densenet264']
-        >>> cnnzoo.list_models("resnet50*", pretrained=True)
-        ['resnet50.tv_in1k', 'resnet50.tv2_in1k']
+        >>> cnnzoo.list_models("resnet50*", pretrained=True)[:3]
+        ['resnet50.tv_in1k', 'resnet50.tv2_in1k', 'resnet50.a1_in1k']
+        >>> cnnzoo.list_models("resnext101_32x8d", pretrained=True, license="cc-by-nc-*")  # non-commercial
+        ['resnext101_32x8d.fb_ssl_yfcc100m_ft_in1k', 'resnext101_32x8d.fb_swsl_ig1b_ft_in1k', 'resnext101_32x8d.fb_wsl_ig1b_ft_in1k']
     """
 
     def as_list(value: str | Iterable[str] | None) -> list[str]:
@@ -285,7 +300,9 @@ def list_models(
             raise CnnzooValueError(f"Patterns are strings such as 'resnet*' (or a list of them); got {value!r}.")
         return patterns
 
-    include, excluded = as_list(pattern), as_list(exclude)
+    include, excluded, licenses = as_list(pattern), as_list(exclude), as_list(license)
+    if licenses and not pretrained:
+        raise CnnzooValueError(f"license={license!r} selects published weights; pass pretrained=True with it.")
 
     def matches(candidates: tuple[str, ...], patterns: list[str]) -> bool:
         return any(fnmatch.fnmatchcase(c, p) for c in candidates for p in patterns)
@@ -295,7 +312,8 @@ def list_models(
     if not pretrained:
         return [n for n in names if not matches((n,), excluded)]
     # each model's tags in the table's order, its default tag first
-    tagged = [(f"{n}.{t}", n) for n in names for t in tags_of(n)]
+    tagged = [(f"{n}.{t}", n) for n in names for t in tags_of(n)
+              if not licenses or matches((PRETRAINED[n][t].license,), licenses)]
     return [c[0] for c in tagged if (not include or matches(c, include)) and not matches(c, excluded)]
 
 

@@ -9,7 +9,9 @@ A family's builder names its weights at registration, as torchvision's weights e
     ])
     def resnet50(**kwargs): ...
 
-The registry fills in the model's name; :mod:`cnnzoo.pretrained` fetches, checks and loads the files.
+The registry fills in the model's name, and adds the other weights timm publishes for cnnzoo's own
+architectures from :mod:`cnnzoo.weights_timm` (a table generated from timm's pretrained configurations; a
+family's own declaration of a tag wins); :mod:`cnnzoo.pretrained` fetches, checks and loads the files.
 """
 
 from __future__ import annotations
@@ -33,16 +35,25 @@ class PretrainedTag:
     """One set of published weights for one architecture.
 
     Attributes:
-        tag: the tag (``tv_in1k``: torchvision's first ImageNet weights; ``tv2_in1k``: its improved
-            recipe; other tags: timm's own training).
+        tag: the tag, as timm names it (``tv_in1k``: torchvision's first ImageNet weights; ``tv2_in1k``: its
+            improved recipe; ``fb_*``: Facebook's weakly and semi-supervised ones; ``gluon_in1k``: GluonCV's;
+            other tags: timm's own training, ``a1_in1k`` to ``a3_in1k`` the "ResNet strikes back" recipes).
         hf_hub_id: the Hugging Face repository holding ``model.safetensors``, or None.
         url: the publisher's download URL (with the SHA-256 prefix in its file name), or None.
-        publisher: who trained and reports the weights.
-        license: the license the weights are published under.
-        top1: ImageNet-1k top-1 accuracy the publisher reports, in percent.
-        top5: ImageNet-1k top-5 accuracy the publisher reports, in percent.
+        publisher: who trained and reports the weights (``torchvision``, ``timm``, ``facebook``, ``gluoncv``).
+        license: the license the weights are published under; some are for non-commercial use only
+            (``cc-by-nc-4.0``: the ``fb_*`` weights).
+        top1: ImageNet-1k top-1 accuracy the publisher reports, in percent; None where cnnzoo has no
+            reported figure (timm's package does not ship its results tables).
+        top5: ImageNet-1k top-5 accuracy the publisher reports, in percent, or None.
         resize: evaluation resize of the shorter side, in pixels.
-        crop: evaluation centre crop, in pixels (also the training input size).
+        crop: evaluation centre crop, in pixels: the resolution the weights are reported at (for timm's,
+            its ``test_input_size`` where it has one, else its ``input_size``).
+        crop_pct: the crop fraction the publisher gives (timm's ``test_crop_pct`` or ``crop_pct``), with
+            ``resize = floor(crop / crop_pct)`` as timm's transforms compute it; None: ``crop / resize``.
+        train_size: the side the weights were trained at, where it is smaller than ``crop`` (timm's
+            ``input_size`` beside a larger ``test_input_size``: fine-tune at this size); None when unknown
+            or the same.
         interpolation: resize interpolation.
         mean: normalisation mean.
         std: normalisation standard deviation.
@@ -61,6 +72,8 @@ class PretrainedTag:
     top5: float | None = None
     resize: int = 256
     crop: int = 224
+    crop_pct: float | None = None
+    train_size: int | None = None
     interpolation: str = "bilinear"
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
@@ -92,7 +105,7 @@ class PretrainedTag:
         """The input configuration these weights expect, in ``default_cfg`` form."""
         return {
             "input_size": (3, self.crop, self.crop),
-            "crop_pct": self.crop / self.resize,
+            "crop_pct": self.crop_pct if self.crop_pct is not None else self.crop / self.resize,
             "resize": self.resize,
             "interpolation": self.interpolation,
             "mean": tuple(self.mean),

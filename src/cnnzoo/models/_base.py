@@ -11,6 +11,7 @@ so code written for timm models works on cnnzoo's.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,7 +22,7 @@ from torch.utils.checkpoint import checkpoint
 
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 from cnnzoo._geometry import min_input_side
-from cnnzoo.errors import MAX_CHANNELS, MAX_CLASSES, InputShapeError, check_positive_int, check_probability
+from cnnzoo.errors import MAX_CHANNELS, CnnzooValueError, InputShapeError, check_class_count, check_positive_int, check_probability
 from cnnzoo.layers.classifier import auto_hidden_width, mlp_head
 
 __all__ = ["ZooModel", "PooledClassifierModel", "CheckpointedSequential", "Stage", "checkpoint_modules", "sequential_stages"]
@@ -78,6 +79,13 @@ def checkpoint_modules(modules: Sequence[nn.Module], x: torch.Tensor) -> torch.T
                       context_fn=lambda: (contextlib.nullcontext(), _batchnorm_statistics_kept(modules)))
 
 
+def is_fx_proxy(x: object) -> bool:
+    """Whether ``x`` is a :class:`torch.fx.Proxy`: the network is being traced symbolically
+    (``torch.fx.symbolic_trace``, torchvision's ``create_feature_extractor``), where checks that read a value
+    cannot run. ``torch.compile`` and ``torch.export`` pass tensors, so the checks still run under them."""
+    return isinstance(x, torch.fx.Proxy)
+
+
 class CheckpointedSequential(nn.Sequential):
     """A ``Sequential`` of blocks (a ResNet stage) that checkpoints each block when ``grad_checkpointing`` is set.
 
@@ -120,6 +128,10 @@ def sequential_stages(path: str, sequential: nn.Sequential, starts: Mapping[str,
                  for (name, modules), chs, reduction in zip(stages.items(), num_chs, reductions))
 
 
+class _StopForward(Exception):
+    """Raised by forward_intermediates' hook to end a forward pass early (stop_early)."""
+
+
 class ZooModel(nn.Module):
     """Base class of cnnzoo's networks: argument checks, input checks and the classifier interface.
 
@@ -156,7 +168,7 @@ class ZooModel(nn.Module):
         """Check the arguments every network takes: ``num_classes``, ``in_chans`` and, by name, its dropout
         probabilities (each in [0, 1))."""
         super().__init__()
-        self.num_classes = check_positive_int("num_classes", num_classes, MAX_CLASSES)
+        self.num_classes = check_class_count(num_classes)
         self.in_chans = check_positive_int("in_chans", in_chans, MAX_CHANNELS)
         for name, value in probabilities.items():
             check_probability(name, value)
@@ -216,6 +228,8 @@ class ZooModel(nn.Module):
 
     #: The backbone's stages in forward order, declared by each family in ``__init__`` (head modules excluded).
     stage_specs: tuple[Stage, ...] = ()
+    #: Whether :meth:`prune_intermediate_layers` removed the stages after the last one kept.
+    _stages_pruned: bool = False
 
     @property
     def stages(self) -> dict[str, list[nn.Module]]:
@@ -282,7 +296,12 @@ class ZooModel(nn.Module):
         return x
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise :class:`~cnnzoo.InputShapeError` unless ``x`` is a batch this network can take."""
+        """Raise :class:`~cnnzoo.InputShapeError` unless ``x`` is a batch this network can take.
+
+        Skipped while torch.fx traces the network (:func:`is_fx_proxy`): a traced graph has no Python
+        checks, while the eager model keeps them."""
+        if is_fx_proxy(x):
+            return
         if not isinstance(x, torch.Tensor):
             raise InputShapeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}.")
         if x.dim() != 4:
@@ -327,6 +346,101 @@ class ZooModel(nn.Module):
         # forward_features checks the input first
         return self.forward_head(self.forward_features(x))
 
+    # -- timm's feature API ----------------------------------------------------------------------
+    def _feature_indices(self, indices: int | Sequence[int] | None) -> list[int]:
+        """timm's ``indices``: None for every stage, an int n for the last n, or stage indices (negative from the end)."""
+        count = len(self.stage_specs)
+        if indices is None:
+            return list(range(count))
+        if isinstance(indices, bool):
+            raise CnnzooValueError(f"indices must be None, a number of last stages or stage indices; got {indices!r}.")
+        if isinstance(indices, int):
+            if not 1 <= indices <= count:
+                raise CnnzooValueError(f"indices={indices} asks for the last {indices} stages; "
+                                       f"{type(self).__name__} has {count} ({', '.join(self.stages)}).")
+            return list(range(count - indices, count))
+        from cnnzoo.transfer import check_out_indices
+
+        chosen = check_out_indices(indices) or []
+        for index in chosen:
+            if not -count <= index < count:
+                raise CnnzooValueError(f"indices {tuple(chosen)} out of range: {type(self).__name__} has {count} "
+                                       f"stages ({', '.join(self.stages)}), indices 0..{count - 1}.")
+        return sorted({index % count for index in chosen})
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | Sequence[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """timm's feature API: the maps at the end of the chosen stages, and the last feature map.
+
+        The stages are those of :attr:`feature_info` (the last one's map is what ``forward_features``
+        returns); ``indices`` is None for all, an int n for the last n, or stage indices. With
+        ``intermediates_only`` only the list comes back, and ``stop_early`` then stops the forward pass at
+        the last stage asked for. ``norm`` is accepted for timm's signature: no cnnzoo network has a final
+        normalisation outside its stages. ``output_fmt`` must be ``"NCHW"``.
+
+        Example:
+            >>> model = cnnzoo.create("resnet50")
+            >>> final, maps = model.forward_intermediates(torch.randn(1, 3, 224, 224), indices=2)
+            >>> [m.shape[1] for m in maps]      # layer3 and layer4
+            [1024, 2048]
+        """
+        if output_fmt != "NCHW":
+            raise CnnzooValueError(f"output_fmt={output_fmt!r}: cnnzoo's networks give NCHW maps only.")
+        take = self._feature_indices(indices)
+        last = len(self.stage_specs) - 1
+        # the last declared stage's map is forward_features' output, unless later stages were pruned away
+        from_output = last if not self._stages_pruned else None
+        captured: dict[int, torch.Tensor] = {}
+        stop_at = max(take) if stop_early and intermediates_only else None
+
+        def keep(index: int, _module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+            captured[index] = output
+            if index == stop_at:
+                raise _StopForward
+
+        handles = [self.get_submodule(self.stage_specs[i].modules[-1]).register_forward_hook(functools.partial(keep, i))
+                   for i in take if i != from_output]
+        final = None
+        try:
+            final = self.forward_features(x)
+        except _StopForward:
+            pass
+        finally:
+            for handle in handles:
+                handle.remove()
+        if from_output is not None and final is not None:
+            captured[from_output] = final
+        intermediates = [captured[i] for i in take]
+        return intermediates if intermediates_only else (final, intermediates)
+
+    def prune_intermediate_layers(self, indices: int | Sequence[int] = 1, prune_norm: bool = False,
+                                  prune_head: bool = True) -> list[int]:
+        """timm's counterpart of :meth:`forward_intermediates`: drop the stages after the last one asked for.
+
+        Their modules become ``nn.Identity`` and :attr:`feature_info` lists the stages kept; with
+        ``prune_head`` the classifier goes too (``reset_classifier(0)``). Returns the stage indices
+        :meth:`forward_intermediates` then takes. After pruning, ``forward_intermediates`` is the way to
+        use the network; ``prune_norm`` is accepted for timm's signature (no final norm to prune).
+        """
+        take = self._feature_indices(indices)
+        keep = max(take) + 1
+        if keep < len(self.stage_specs):
+            for stage in self.stage_specs[keep:]:
+                for path in stage.modules:
+                    self.set_submodule(path, nn.Identity())
+            self.stage_specs = self.stage_specs[:keep]
+            self._stages_pruned = True
+        if prune_head:
+            self.reset_classifier(0)
+        return take
+
     # -- the classifier --------------------------------------------------------------------------
     def get_classifier(self) -> nn.Module:
         """The final classification layer (the one :meth:`reset_classifier` replaces)."""
@@ -350,8 +464,13 @@ class ZooModel(nn.Module):
             >>> model = cnnzoo.create("resnet50")
             >>> model.replace_head(5, hidden="auto", dropout=0.2)   # Linear(2048, 128)-ReLU-Dropout-Linear(128, 5)
         """
-        num_classes = check_positive_int("num_classes", num_classes, MAX_CLASSES)
+        num_classes = check_class_count(num_classes)
         dropout = check_probability("dropout", dropout)
+        if num_classes == 0 and (hidden is not None or dropout):
+            raise CnnzooValueError(
+                f"num_classes=0 removes the classifier (the model returns its pooled features), so there is no "
+                f"head for hidden={hidden!r} or dropout={dropout!r}; give num_classes >= 1 or leave them out."
+            )
         if isinstance(hidden, str) and hidden == "auto":
             hidden = auto_hidden_width(self.num_features, num_classes)
         elif hidden is not None:
@@ -373,11 +492,14 @@ class ZooModel(nn.Module):
         self.head_config = None if hidden is None and not dropout else {"hidden": hidden, "dropout": dropout}
         self.default_cfg = {**self.default_cfg, "num_classes": num_classes}
 
-    def reset_classifier(self, num_classes: int) -> None:
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """Replace the classifier with a freshly initialised one of ``num_classes`` outputs.
 
         A head given by :meth:`replace_head` keeps its shape (hidden width and dropout) with fresh weights;
-        every other head the model has follows, as in :meth:`replace_head`.
+        every other head the model has follows, as in :meth:`replace_head`. ``num_classes=0`` removes the
+        classifier (``get_classifier()`` is ``nn.Identity``, ``forward`` returns the pooled features), as in
+        timm. ``global_pool`` is timm's argument: None or ``"avg"`` keep the architecture's own pooling,
+        the only one cnnzoo's networks have; another value is a ValueError.
 
         Example:
             >>> model = cnnzoo.create("resnet18")
@@ -385,7 +507,13 @@ class ZooModel(nn.Module):
             >>> model.get_classifier()
             Linear(in_features=512, out_features=5, bias=True)
         """
-        self.replace_head(num_classes, **(self.head_config or {}))
+        if global_pool not in (None, "avg"):
+            raise CnnzooValueError(
+                f"global_pool={global_pool!r}: cnnzoo's networks pool as their papers do (global average pooling, "
+                "or AlexNet's and VGG's fixed map before fc6); pass None or 'avg'."
+            )
+        check_class_count(num_classes)
+        self.replace_head(num_classes, **((self.head_config or {}) if num_classes else {}))
 
     def classifier_keys(self) -> list[str]:
         """state_dict keys of the class layers: the layers whose first dimension is ``num_classes``.
@@ -394,12 +522,14 @@ class ZooModel(nn.Module):
         auxiliary classifier. A checkpoint may differ from the model in these keys' first dimension only;
         :func:`cnnzoo.load_pretrained` then keeps them freshly initialised.
         """
-        head = self.get_classifier()
-        prefix = self.classifier_name
-        if isinstance(head, nn.Sequential):
-            index = max(i for i, layer in enumerate(head) if next(layer.parameters(), None) is not None)
-            head, prefix = head[index], f"{prefix}.{index}"
-        return [f"{prefix}.{name}" for name, _ in head.named_parameters()]
+        keys = []
+        for prefix in self.class_layer_names():
+            head = self.get_submodule(prefix)
+            if isinstance(head, nn.Sequential):
+                index = max(i for i, layer in enumerate(head) if next(layer.parameters(), None) is not None)
+                head, prefix = head[index], f"{prefix}.{index}"
+            keys += [f"{prefix}.{name}" for name, _ in head.named_parameters()]
+        return keys
 
     def _new_auxiliary_classifiers(self, num_classes: int) -> dict[str, nn.Module]:
         """Fresh class layers for the model's other heads, by submodule path; none by default."""
@@ -420,8 +550,19 @@ class ZooModel(nn.Module):
     def init_head_layer(self, layer: nn.Module) -> None:
         """Initialise a fresh class layer as the architecture's recipe does; PyTorch's default by default."""
 
+    def class_layer(self, in_features: int) -> nn.Module:
+        """The class layer a constructor builds: ``head_layer(in_features, num_classes)``, or ``nn.Identity``
+        for ``num_classes=0``."""
+        return self.head_layer(in_features, self.num_classes) if self.num_classes else nn.Identity()
+
+    def class_layer_names(self) -> list[str]:
+        """Dotted paths of the class layers: the classifier and every auxiliary classifier's last layer."""
+        return [self.classifier_name]
+
     def _new_classifier(self, num_classes: int) -> nn.Module:
         """A classifier layer of ``num_classes`` outputs, initialised as the architecture's own."""
+        if num_classes == 0:
+            return nn.Identity()
         layer = self.head_layer(self.num_features, num_classes)
         self.init_head_layer(layer)
         return layer
@@ -437,5 +578,7 @@ class PooledClassifierModel(ZooModel):
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(self.avgpool(x), 1)
-        x = self.classifier[:-1](x)
+        # the hidden layers one by one: a slice is a new Sequential, which torch.fx cannot find in the model
+        for layer in self.classifier[:-1]:
+            x = layer(x)
         return x if pre_logits else self.classifier[-1](x)

@@ -80,7 +80,7 @@ class AlexNet(PooledClassifierModel):
             nn.Dropout(p=dropout),
             nn.Linear(hidden_features, hidden_features),
             nn.ReLU(inplace=True),
-            nn.Linear(hidden_features, num_classes),
+            self.class_layer(hidden_features),
         )
         self.stage_specs = _conv_stages(self.features, (c1, c2, c3, c4, c5))
         self._finish_init()
@@ -147,7 +147,7 @@ class AlexNet2012(PooledClassifierModel):
                     ("fc7", nn.Linear(4096, 4096)),
                     ("relu7", nn.ReLU(inplace=True)),
                     ("drop7", nn.Dropout(p=dropout)),
-                    ("fc8", nn.Linear(4096, num_classes)),
+                    ("fc8", self.class_layer(4096)),
                 ]
             )
         )

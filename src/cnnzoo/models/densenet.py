@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from cnnzoo._cfg import CIFAR_MEAN, CIFAR_STD
 
-from cnnzoo.models._base import ZooModel, checkpoint_modules, sequential_stages
+from cnnzoo.models._base import ZooModel, checkpoint_modules, is_fx_proxy, sequential_stages
 from cnnzoo.ops.dense_block import DenseLayerParts, Tail, dense_block, fused_available, hook_free
 from cnnzoo.registry import register_model
 from cnnzoo.weights import torchvision_tag as tv
@@ -84,7 +84,7 @@ class DenseBlock(nn.ModuleDict):
             self.add_module(f"denselayer{i + 1}", layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.memory_efficient and self.training and torch.is_grad_enabled():
+        if self.memory_efficient and self.training and torch.is_grad_enabled() and not is_fx_proxy(x):
             if not fused_available():
                 return self._checkpointed_forward(x)
             out = self._fused_forward(x)
@@ -133,7 +133,7 @@ class Transition(nn.Sequential):
         self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.memory_efficient and self.training and torch.is_grad_enabled():
+        if self.memory_efficient and self.training and torch.is_grad_enabled() and not is_fx_proxy(x):
             if not fused_available():
                 return checkpoint_modules(list(self), x)
             tail = _as_tail(self)
@@ -224,14 +224,15 @@ class DenseNet(ZooModel):
         starts = {"conv0": "stem", **{f"denseblock{i}": f"denseblock{i}" for i in range(1, len(block_config) + 1)}}
         self.stage_specs = sequential_stages("features", self.features, starts, stage_channels, stage_reductions)
         self.num_features = channels
-        self.classifier = nn.Linear(channels, num_classes)
+        self.classifier = self.class_layer(channels)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight)
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
-        nn.init.zeros_(self.classifier.bias)
+        if self.num_classes:
+            self.init_head_layer(self.classifier)
         self._finish_init()
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
@@ -244,12 +245,13 @@ class DenseNet(ZooModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         features = self.features
+        # traced by torch.fx, the plain path: the memory-efficient operators are not graph nodes
         if ((self.memory_efficient or self.grad_checkpointing) and self.training and torch.is_grad_enabled()
-                and fused_available() and hook_free([features], recurse=False)):
+                and not is_fx_proxy(x) and fused_available() and hook_free([features], recurse=False)):
             x = self._memory_efficient_features(x)
         else:
             x = features(x)
-        return F.relu(x, inplace=True)
+        return F.relu(x)  # not in place: the map may be a hooked stage output (forward_intermediates)
 
     def _memory_efficient_features(self, x: torch.Tensor) -> torch.Tensor:
         """The features, with the stem's BN-ReLU-MaxPool as one operator that keeps only its input, and each dense
@@ -276,10 +278,8 @@ class DenseNet(ZooModel):
         x = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
         return x if pre_logits else self.classifier(x)
 
-    def _new_classifier(self, num_classes: int) -> nn.Module:
-        layer = nn.Linear(self.num_features, num_classes)
-        nn.init.zeros_(layer.bias)
-        return layer
+    def init_head_layer(self, layer: nn.Module) -> None:
+        nn.init.zeros_(layer.bias)  # torchvision's: PyTorch's default weights, zero bias
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Accept torchvision's original DenseNet files, which name ``norm1`` as ``norm.1`` (and so on)."""

@@ -18,7 +18,7 @@ from cnnzoo._cfg import adapt_mean_std
 from cnnzoo._geometry import min_input_side
 from cnnzoo.errors import InputShapeError
 from cnnzoo.layers import LocalResponseNorm
-from cnnzoo.models._base import Stage, ZooModel
+from cnnzoo.models._base import Stage, ZooModel, is_fx_proxy
 from cnnzoo.registry import register_model
 from cnnzoo.weights import torchvision_tag as tv
 
@@ -134,7 +134,7 @@ class InceptionAux(nn.Module):
         self.pool = pool if pool is not None else nn.AdaptiveAvgPool2d((4, 4))
         self.conv = conv_block(in_channels, 128, kernel_size=1)
         self.fc1 = nn.Linear(2048, 1024)
-        self.fc2 = nn.Linear(1024, num_classes)
+        self.fc2 = nn.Linear(1024, num_classes) if num_classes else nn.Identity()
         self.dropout = nn.Dropout(p=dropout)
 
     def spatial_layers(self) -> list[nn.Module]:
@@ -239,16 +239,13 @@ class _InceptionV1(ZooModel):
         for name in ("aux1", "aux2"):
             aux = getattr(self, name)
             if aux is not None:
-                layers[f"{name}.fc2"] = nn.Linear(aux.fc2.in_features, num_classes)
-                self.init_head_layer(layers[f"{name}.fc2"])
+                layers[f"{name}.fc2"] = nn.Linear(1024, num_classes) if num_classes else nn.Identity()
+                if num_classes:
+                    self.init_head_layer(layers[f"{name}.fc2"])
         return layers
 
-    def classifier_keys(self) -> list[str]:
-        keys = super().classifier_keys()
-        for name in ("aux1", "aux2"):
-            if getattr(self, name) is not None:
-                keys += [f"{name}.fc2.weight", f"{name}.fc2.bias"]
-        return keys
+    def class_layer_names(self) -> list[str]:
+        return [self.classifier_name, *(f"{name}.fc2" for name in ("aux1", "aux2") if getattr(self, name) is not None)]
 
     def checkpoint_filter(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Drop the auxiliary classifiers' weights when this model was built without them.
@@ -305,7 +302,7 @@ class GoogLeNet(_InceptionV1):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(p=dropout)
         self.num_features = 1024
-        self.fc = nn.Linear(1024, num_classes)
+        self.fc = self.class_layer(1024)
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 self._init_weighted(module)
@@ -400,9 +397,11 @@ class GoogLeNet2014(_InceptionV1):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(p=dropout)
         self.num_features = 1024
-        self.fc = nn.Linear(1024, num_classes)
+        self.fc = self.class_layer(1024)
         classifiers = [self.fc, *(aux.fc2 for aux in (self.aux1, self.aux2) if aux is not None)]
         for module in self.modules():
+            if isinstance(module, nn.Identity):
+                continue  # num_classes=0: no class layer
             if any(module is layer for layer in classifiers):
                 self.init_head_layer(module)
             elif isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -433,6 +432,8 @@ class GoogLeNet2014(_InceptionV1):
 
     def check_input(self, x: torch.Tensor) -> None:
         super().check_input(x)
+        if is_fx_proxy(x):
+            return  # traced: the graph holds no checks (see ZooModel.check_input)
         smallest = self.min_aux_input_size
         if self.training and smallest is not None and (x.shape[2] < smallest or x.shape[3] < smallest):
             raise InputShapeError(

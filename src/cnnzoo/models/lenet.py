@@ -59,7 +59,7 @@ class LeNet5(ZooModel):
         self.f6 = nn.Linear(120, 84)
         self.act6 = nn.Tanh()
         self.num_features = 84
-        self.output = nn.Linear(84, num_classes)
+        self.output = self.class_layer(84)
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 self._init_weighted(module)

@@ -65,7 +65,7 @@ class NIN(ZooModel):
         ]
         self.features = nn.Sequential(OrderedDict(layers))
         self.num_features = 1024
-        self.cccp8 = nn.Conv2d(1024, num_classes, kernel_size=1)
+        self.cccp8 = self.class_layer(1024)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 self._init_conv(module)
@@ -91,7 +91,9 @@ class NIN(ZooModel):
         if pre_logits:
             # the map cccp8 reads, averaged over space: num_features values per image
             return torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
-        x = F.relu(self.cccp8(x), inplace=True)
+        x = self.cccp8(x)
+        if self.num_classes:  # without a classifier, x is the ReLU's output already
+            x = F.relu(x, inplace=True)
         return torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
 
     def head_layer(self, in_features: int, out_features: int) -> nn.Module:

@@ -195,7 +195,7 @@ class ResNet(_ResidualNetwork):
         self.layer4 = self._make_stage(block, 512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.num_features = 512 * block.expansion
-        self.fc = nn.Linear(self.num_features, num_classes)
+        self.fc = self.class_layer(self.num_features)
         del self._in_channels, self._block_args
         _init_resnet_weights(self, zero_init_residual)
         # Table 1: conv1 at 1/2, then conv2_x (after the max-pool) to conv5_x at 1/4 to 1/32
@@ -276,7 +276,7 @@ class CifarResNet(_ResidualNetwork):
             in_channels = channels
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.num_features = 64
-        self.fc = nn.Linear(64, num_classes)
+        self.fc = self.class_layer(64)
         _init_resnet_weights(self, zero_init_residual=False)
         self.stage_specs = (Stage("stem", ("conv1", "bn1", "relu"), 16, 1), Stage("layer1", ("layer1",), 16, 1),
                             Stage("layer2", ("layer2",), 32, 2), Stage("layer3", ("layer3",), 64, 4))

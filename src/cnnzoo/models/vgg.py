@@ -95,7 +95,7 @@ class VGG(PooledClassifierModel):
             nn.Linear(4096, 4096),
             nn.ReLU(inplace=True),
             nn.Dropout(p=dropout),
-            nn.Linear(4096, num_classes),
+            self.class_layer(4096),
         )
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
