@@ -59,7 +59,8 @@ def test_freeze_backbone_keeps_parameters_and_batchnorm_statistics_through_a_tra
     _train_step(model, optimizer)
     _train_step(model, optimizer)
     after = model.state_dict()
-    head = set(cnnzoo.models.ZooModel.classifier_keys(model))
+    # freeze_backbone trains the classifier only: GoogLeNet's auxiliary class layers stay frozen
+    head = {k for k in model.classifier_keys() if not k.startswith("aux")}
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed == head, f"outside the head changed: {sorted(changed - head)[:5]}"
 
@@ -212,7 +213,9 @@ def test_replace_head_gives_a_trainable_head_of_the_new_size(name):
 def test_replace_head_rejects_bad_arguments():
     model = cnnzoo.create("lenet5")
     with pytest.raises(ValueError, match="num_classes"):
-        cnnzoo.replace_head(model, 0)
+        cnnzoo.replace_head(model, -1)
+    with pytest.raises(ValueError, match="num_classes=0 removes the classifier"):
+        cnnzoo.replace_head(model, 0, hidden=8)
     with pytest.raises(ValueError, match="dropout"):
         cnnzoo.replace_head(model, 3, dropout=1.0)
     with pytest.raises(ValueError, match="hidden"):
@@ -357,11 +360,11 @@ def test_a_freeze_backbone_that_raises_leaves_every_parameter_trainable_and_no_h
 
 
 @pytest.mark.parametrize("call", [
-    lambda m: m.replace_head(0), lambda m: m.replace_head(3, hidden=0), lambda m: m.replace_head(3, hidden="wide"),
+    lambda m: m.replace_head(-1), lambda m: m.replace_head(0, hidden=4), lambda m: m.replace_head(3, hidden=0), lambda m: m.replace_head(3, hidden="wide"),
     lambda m: m.replace_head(3, dropout=1.0), lambda m: m.replace_head(3, dropout=float("nan")),
     lambda m: m.reset_classifier(-2), lambda m: m.reset_classifier(2.5),
     lambda m: cnnzoo.freeze(m, up_to="no_such_stage"), lambda m: cnnzoo.replace_head(m, None),
-], ids=["classes-0", "hidden-0", "hidden-word", "dropout-1", "dropout-nan", "reset-negative", "reset-float",
+], ids=["classes-negative", "classes-0-with-hidden", "hidden-0", "hidden-word", "dropout-1", "dropout-nan", "reset-negative", "reset-float",
         "freeze-unknown-stage", "function-none"])
 @pytest.mark.parametrize("name", ["cifar_resnet20", "googlenet_2014"])
 def test_a_verb_that_raises_leaves_the_model_exactly_as_it_was(name, call):
@@ -457,7 +460,7 @@ def test_property_junk_arguments_raise_a_cnnzoo_error_or_work_and_a_failure_chan
     # it worked: the model still runs and has what the call asked for
     with torch.no_grad():
         out = model.eval()(torch.randn(1, 1, 32, 32))
-    assert out.shape == (1, model.num_classes)
+    assert out.shape == (1, model.num_classes or model.num_features)  # num_classes=0: the pooled features
 
 
 @pytest.mark.parametrize("loader", [3, [1, 2], ["ab"], [(torch.zeros(1, 1, 32, 32),)]])
