@@ -19,6 +19,12 @@ learned, and so has no validation images (its per-class accuracy reads ``-``).
 Writes to ``--output`` (default ``runs/MODEL``): the fine-tuned model (``cnnzoo.create(OUTPUT/"model")``
 reloads it), ``metrics.json`` (loss and accuracy per epoch, per-class accuracy, confusion matrix) and, when
 matplotlib is installed (``pip install -e ".[examples]"``), ``confusion_matrix.png`` and ``curves.png``.
+
+On a small GPU, ``--amp bf16`` (or ``fp16``, with loss scaling) runs the forward pass in half precision and
+``--memory-efficient`` recomputes activations in backward instead of keeping them; ``cnnzoo memory MODEL --budget
+2GiB`` gives the largest batch that fits in 2 GiB without either, so that batch fits with room to spare:
+
+    python examples/finetune.py --data flower_photos --model densenet121 --pretrained --amp bf16 --memory-efficient
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -53,13 +61,78 @@ def _fraction(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr that names ``--help``, like the ``cnnzoo`` command's, not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def default_workers() -> int:
+    """``--workers``'s default: one less than the CPUs this process may use (the main process loads too), at most 4.
+
+    The CPUs counted are those DataLoader counts when it warns of too many workers (``os.sched_getaffinity``
+    where the platform has it, else ``os.cpu_count()``), so the default never draws that warning.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(4, cpus - 1))
+
+
+def resolve_device(text: str) -> str:
+    """``--device``'s type: ``auto`` is ``cuda`` when available, else ``mps`` when available, else ``cpu``; an
+    explicit device this machine lacks is argparse's usage error, not a traceback later."""
+    if text == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if torch.backends.mps.is_available() else "cpu"
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"expected auto, cuda, cuda:N, mps or cpu; got {text!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError("CUDA is not available on this machine (torch.cuda.is_available() "
+                                             "is False); use --device auto or cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                                             f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError("MPS is not available on this machine; use --device auto or cpu")
+    return text
+
+
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast_works(device: str, dtype: torch.dtype) -> bool:
+    """Whether ``torch.autocast`` on ``device`` runs a matrix product in ``dtype`` (an unsupported dtype warns and
+    runs in float32 instead, or raises, depending on the device and the torch version)."""
+    device_type = torch.device(device).type
+    if not torch.amp.is_autocast_available(device_type):
+        return False
+    if device_type == "cuda":  # asked, not tried: under torchrun a tensor here would put every process on GPU 0
+        return dtype == torch.float16 or torch.cuda.is_bf16_supported()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with torch.autocast(device_type, dtype=dtype):
+                square = torch.ones(2, 2, device=device)
+                return (square @ square).dtype == dtype
+    except RuntimeError:
+        return False
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, type=Path, help="image folder: train/ and val/, or one folder per class")
     parser.add_argument("--model", default="resnet18", help="a name from `cnnzoo list`")
     parser.add_argument("--pretrained", action="store_true", help="start from the model's default ImageNet weights")
     parser.add_argument("--freeze-backbone", action="store_true", help="train only the classifier")
-    parser.add_argument("--hidden", default=None, help="MLP head width: a number, or 'auto' for the seed rule")
+    parser.add_argument("--hidden", default=None,
+                        help="put a hidden layer of this width (and a ReLU) before the class layer: a number, or "
+                             "'auto' for about sqrt(features x classes) rounded to a power of two (128 for "
+                             "ResNet-50's 2048 features and 5 classes; the feature width itself when there are "
+                             "more classes than features); without it the head is one linear layer")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3, help="backbone learning rate; the head gets 10x")
@@ -67,13 +140,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="share of each class held out for validation when --data has no train/ and val/: "
                              "between 0 and 1, rounded per class to whole images, at least one each way; "
                              "a class of a single image keeps it for training (default 0.1)")
-    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="processes loading images (default: one less than the CPUs this process may use, "
+                             "at most 4; here %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seeds the model's initialisation and the per-class train/val split: the same seed "
                              "gives the same split, another seed another split (default 0)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", type=resolve_device, default="auto",
+                        help="auto (the default): cuda when available, else mps when available, else cpu")
+    parser.add_argument("--amp", choices=tuple(AMP_DTYPES), default="off",
+                        help="mixed precision for training and evaluation (torch.autocast): bf16, or fp16 with "
+                             "loss scaling (GradScaler) against underflowing gradients; weights stay float32 "
+                             "(default off)")
+    parser.add_argument("--memory-efficient", action="store_true",
+                        help="keep less activation memory for backward by recomputing activations there: "
+                             "longer training steps, the same gradients (DenseNets: memory_efficient=True; other "
+                             "networks: set_grad_checkpointing)")
     parser.add_argument("--output", type=Path, default=None, help="where to write (default runs/MODEL)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.workers < 0:
+        parser.error(f"--workers must be 0 or more; got {args.workers}")
+    dtype = AMP_DTYPES[args.amp]
+    if dtype is not None and not autocast_works(args.device, dtype):
+        other = "bf16" if args.amp == "fp16" else "fp16"
+        parser.error(f"--amp {args.amp}: autocast on {args.device} does not support {dtype} with torch "
+                     f"{torch.__version__}; use --amp {other} or off")
+    return args
 
 
 def stratified_split(targets: list[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -115,24 +207,68 @@ def stratified_split(targets: list[int], fraction: float, seed: int) -> tuple[li
     return sorted(train), sorted(val)
 
 
+class _ClassesOf(ImageFolder):
+    """An ImageFolder with the classes (and labels) it is given, so a ``val/`` folder's labels are ``train/``'s
+    even where it lacks a class or has no images of one."""
+
+    def __init__(self, root: Path, classes: list[str], transform: object) -> None:
+        self._given = classes
+        super().__init__(root, transform, allow_empty=True)
+
+    def find_classes(self, directory: str | os.PathLike) -> tuple[list[str], dict[str, int]]:
+        return self._given, {name: index for index, name in enumerate(self._given)}
+
+
 def datasets(root: Path, model: nn.Module, val_fraction: float, seed: int) -> tuple[torch.utils.data.Dataset, torch.utils.data.Dataset, list[str]]:
     train_tf, eval_tf = cnnzoo.transforms_for(model, train=True), cnnzoo.transforms_for(model)
     if (root / "train").is_dir() and (root / "val").is_dir():
-        train, val = ImageFolder(root / "train", train_tf), ImageFolder(root / "val", eval_tf)
-        return train, val, train.classes
+        train = ImageFolder(root / "train", train_tf)
+        unknown = sorted({entry.name for entry in os.scandir(root / "val") if entry.is_dir()} - set(train.classes))
+        if unknown:
+            raise cnnzoo.CnnzooValueError(f"{root / 'val'} has classes {root / 'train'} lacks: {', '.join(unknown)}; "
+                                          "a class the model never trains on cannot be learned")
+        return train, _ClassesOf(root / "val", train.classes, eval_tf), train.classes
     # two views of one folder, listed in the same order, so one split's indices select from both
     train_view, val_view = ImageFolder(root, train_tf), ImageFolder(root, eval_tf)
     train_indices, val_indices = stratified_split(train_view.targets, val_fraction, seed)
     return Subset(train_view, train_indices), Subset(val_view, val_indices), train_view.classes
 
 
-def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str) -> tuple[float, torch.Tensor]:
+def build_model(args: argparse.Namespace, num_classes: int) -> nn.Module:
+    """The network ``args`` ask for; with ``--memory-efficient``, in its memory-saving form.
+
+    A model whose builder takes ``memory_efficient`` (the DenseNets: one shared feature storage per block,
+    BatchNorm-ReLU recomputed in backward) is built with it; any other gets gradient checkpointing.
+    """
+    pretrained = True if args.pretrained else None
+    if args.memory_efficient:
+        try:  # a builder that has a memory-saving form says so by accepting this (as `cnnzoo memory` asks)
+            with torch.device("meta"):
+                cnnzoo.create(args.model, num_classes=num_classes, pretrained=False, memory_efficient=True)
+        except TypeError:
+            pass
+        else:
+            return cnnzoo.create(args.model, num_classes=num_classes, pretrained=pretrained, memory_efficient=True)
+    model = cnnzoo.create(args.model, num_classes=num_classes, pretrained=pretrained)
+    if args.memory_efficient:
+        model.set_grad_checkpointing(True)
+    return model
+
+
+def autocast(device: str, amp: str) -> torch.autocast:
+    """The mixed precision ``--amp`` asks for on ``device`` (a disabled context for ``off``)."""
+    dtype = AMP_DTYPES[amp]
+    return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
+
+
+def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str,
+             amp: str = "off") -> tuple[float, torch.Tensor]:
     model.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     total_loss, count = 0.0, 0
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, amp):
         for images, labels in loader:
-            logits = model(images.to(device)).cpu()
+            logits = model(images.to(device)).float().cpu()
             total_loss += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
             count += len(labels)
             for truth, guess in zip(labels, logits.argmax(1)):
@@ -207,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     download_first = world_size > 1 and args.pretrained  # rank 0 fills the weights cache; the others read it
     if download_first and rank != 0:
         dist.barrier()
-    model = cnnzoo.create(args.model, num_classes=len(classes), pretrained=True if args.pretrained else None)
+    model = build_model(args, len(classes))
     if download_first and rank == 0:
         dist.barrier()
     if args.hidden is not None:
@@ -227,8 +363,12 @@ def main(argv: list[str] | None = None) -> int:
                               num_workers=args.workers, drop_last=shard > args.batch_size)
     val_loader = DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers)
     optimizer = torch.optim.AdamW(cnnzoo.param_groups(model, lr=args.lr))
+    # fp16's narrow range would flush small gradients to zero: scale the loss up, and the gradients back down
+    scaler = torch.amp.GradScaler(torch.device(device).type, enabled=args.amp == "fp16")
     say(f"{args.model}: {len(classes)} classes, {len(train_set)} training and {len(val_set)} validation images"
-        + (f", {world_size} processes" if world_size > 1 else ""))
+        + (f", {world_size} processes" if world_size > 1 else "")
+        + f"; on {device}" + (f", {args.amp} autocast" if args.amp != "off" else "")
+        + (", memory-efficient" if args.memory_efficient else ""))
 
     history: list[dict] = []
     confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
@@ -239,12 +379,14 @@ def main(argv: list[str] | None = None) -> int:
         seen, correct, total_loss = 0, 0, 0.0
         for images, labels in tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", leave=False, disable=rank != 0):
             images, labels = images.to(device), labels.to(device)
-            output_logits = trained(images)
-            logits = output_logits[0] if isinstance(output_logits, tuple) else output_logits
-            loss = nn.functional.cross_entropy(logits, labels)
+            with autocast(device, args.amp):
+                output_logits = trained(images)
+                logits = output_logits[0] if isinstance(output_logits, tuple) else output_logits
+                loss = nn.functional.cross_entropy(logits, labels)
             optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             seen += len(labels)
             correct += (logits.argmax(1) == labels).sum().item()
             total_loss += loss.item() * len(labels)
@@ -256,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         if rank != 0:
             continue
         # rank 0 evaluates the plain network on the whole validation set: no collective, no padded duplicates
-        val_loss, confusion = evaluate(model, val_loader, len(classes), device)
+        val_loss, confusion = evaluate(model, val_loader, len(classes), device, args.amp)
         record = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
                   "val_loss": val_loss, "val_accuracy": confusion.diag().sum().item() / max(confusion.sum().item(), 1)}
         history.append(record)

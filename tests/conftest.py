@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
+import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
 import torch
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one torch thread per pytest-xdist worker: two workers on two cores, each with a pool of two threads,
+    # fight for the cores and run several times slower than one thread each
+    torch.set_num_threads(1)
 
 
 class NetworkAccessError(RuntimeError):
@@ -52,6 +60,27 @@ def smallest_of_each_family() -> list[str]:
         if architecture not in chosen or parameters < chosen[architecture][0]:
             chosen[architecture] = (parameters, name)
     return sorted(name for _, name in chosen.values())
+
+
+def skip_unless_torch_exports_custom_ops_to_onnx() -> None:
+    """Skip an ONNX export test where torch.onnx.export takes no ``custom_translation_table`` (torch before
+    2.6): cnnzoo.export_onnx refuses to run there, naming the torch it needs."""
+    if "custom_translation_table" not in inspect.signature(torch.onnx.export).parameters:
+        pytest.skip(f"exporting cnnzoo's networks to ONNX needs torch 2.6 or newer, this is torch {torch.__version__}")
+
+
+#: The networks the fast tier (README's test command, ``-m "not slow"``) runs its heavier checks on: a cheap
+#: network of each kind of block (LeNet's, AlexNet 2012's towers and LRN, NIN's, the CIFAR ResNet's option-A
+#: shortcut, ResNet's basic block, GoogLeNet's inception module, DenseNet-BC's dense block). The slow tier
+#: (``-m slow``) runs the same checks on every other network; every network is still built and checked
+#: once in the fast tier (tests/test_models.py).
+FAST_MODELS = frozenset({"lenet5", "alexnet_2012", "nin", "cifar_resnet20", "resnet18", "googlenet", "cifar_densenet_bc100"})
+
+
+def tiered(names: Iterable[str], fast: Iterable[str] = FAST_MODELS) -> list[object]:
+    """``names`` as pytest parameters, those outside ``fast`` marked ``slow``."""
+    fast = set(fast)
+    return [name if name in fast else pytest.param(name, marks=pytest.mark.slow) for name in names]
 
 
 @pytest.fixture(autouse=True)

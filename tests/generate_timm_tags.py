@@ -13,11 +13,17 @@ A tag is taken when timm's model of that name is cnnzoo's architecture: timm's s
 cnnzoo's ``checkpoint_filter``, has exactly cnnzoo's keys and shapes (checked on the meta device, without
 weights), and the file is one cnnzoo's loader fetches and loads whole. Every other tag is listed in ``SKIPPED``
 with the reason.
+
+timm's package ships no accuracy; its repository publishes its ImageNet-1k validation results. Each tag's top-1 and
+top-5 come from tests/data/timm_results_imagenet.csv, the rows of those results for the tags here, copied from
+``RESULTS_URL`` (tests/data/README.md); a tag timm does not list there keeps None. A row must be for a tag in the table
+and evaluated at the tag's own input (``img_size``, ``crop_pct``, ``interpolation``), or the script stops, saying which.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
 import json
 import math
@@ -42,6 +48,25 @@ _ORIGINS = (("github.com/pytorch/vision", "torchvision"), ("github.com/facebookr
             ("cv.gluon.ai", "gluoncv"))
 _PREFIXES = (("tv_", "torchvision"), ("tv2_", "torchvision"), ("fb_", "facebook"), ("gluon_", "gluoncv"))
 _DEFAULTS = {f.name: f.default for f in PretrainedTag.__dataclass_fields__.values()}
+#: timm's results-imagenet.csv, the rows of this table's tags; the commit they were copied from (tests/data/README.md).
+RESULTS = Path(__file__).resolve().parent / "data" / "timm_results_imagenet.csv"
+RESULTS_COMMIT = "0173a139a2c66db3a41ebfe1d8ac4fb02483642e"
+RESULTS_URL = f"https://github.com/huggingface/pytorch-image-models/blob/{RESULTS_COMMIT}/results/results-imagenet.csv"
+RESULTS_COLUMNS = ("model", "top1", "top1_err", "top5", "top5_err", "param_count", "img_size", "crop_pct", "interpolation")
+
+
+def published_results(path: Path = RESULTS) -> dict[str, dict[str, str]]:
+    """``{model.tag: row}`` of timm's published ImageNet-1k results (the copied rows), values as written."""
+    with path.open(newline="") as file:
+        reader = csv.DictReader(file)
+        if tuple(reader.fieldnames or ()) != RESULTS_COLUMNS:
+            raise ValueError(f"{path}: columns {reader.fieldnames}, not timm's {list(RESULTS_COLUMNS)}")
+        rows: dict[str, dict[str, str]] = {}
+        for row in reader:
+            if row["model"] in rows:
+                raise ValueError(f"{path}: {row['model']} is listed twice")
+            rows[row["model"]] = row
+    return rows
 
 
 def publisher_of(tag: str, origin_url: str | None) -> str:
@@ -81,8 +106,11 @@ def layout_difference(model_name: str, num_classes: int) -> str | None:
     return f"timm's {model_name} is another architecture than cnnzoo's ({'; '.join(parts)})"
 
 
-def tag_of(name: str) -> PretrainedTag | str:
-    """The table entry of timm's ``name`` (``model.tag``), or why it is left out."""
+def tag_of(name: str, result: dict[str, str] | None = None) -> PretrainedTag | str:
+    """The table entry of timm's ``name`` (``model.tag``), or why it is left out.
+
+    ``result``: the tag's row of timm's published results, giving its accuracy and the input it was measured at.
+    """
     model_name, tag = name.split(".", 1)
     cfg = get_pretrained_cfg(name)
     if not cfg.hf_hub_id:
@@ -103,12 +131,22 @@ def tag_of(name: str) -> PretrainedTag | str:
         return different
     crop = (cfg.test_input_size or cfg.input_size)[-1]
     crop_pct = cfg.test_crop_pct or cfg.crop_pct
+    if result is not None:
+        # the accuracy holds for the input it was measured at: that must be the input this entry describes
+        measured = (int(result["img_size"]), float(result["crop_pct"]), result["interpolation"])
+        if measured != (crop, crop_pct, cfg.interpolation):
+            raise ValueError(f"{RESULTS.name}: {name} was evaluated at (img_size, crop_pct, interpolation) = {measured}, "
+                             f"timm's pretrained cfg gives {(crop, crop_pct, cfg.interpolation)}; copy the row "
+                             f"of the current results-imagenet.csv")
     return PretrainedTag(
         tag=tag,
         hf_hub_id=cfg.hf_hub_id,
         url=cfg.url or None,
         publisher=publisher_of(tag, cfg.origin_url),
         license=cfg.license,
+        top1=float(result["top1"]) if result else None,
+        top5=float(result["top5"]) if result else None,
+        accuracy_by="timm" if result else None,
         resize=math.floor(crop / crop_pct),  # timm's transforms_factory: scale_size = floor(img_size / crop_pct)
         crop=crop,
         crop_pct=crop_pct,
@@ -120,20 +158,25 @@ def tag_of(name: str) -> PretrainedTag | str:
     )
 
 
-def build() -> tuple[dict[str, tuple[PretrainedTag, ...]], dict[str, str]]:
-    """``(TIMM_TAGS, SKIPPED)`` as the installed timm gives them, in timm's (alphabetical) order."""
+def build(results: Path = RESULTS) -> tuple[dict[str, tuple[PretrainedTag, ...]], dict[str, str]]:
+    """``(TIMM_TAGS, SKIPPED)`` as the installed timm and its published ``results`` give them, in timm's
+    (alphabetical) order."""
     ours = set(cnnzoo_architectures())
+    measured = published_results(results)
     tags: dict[str, list[PretrainedTag]] = {}
     skipped: dict[str, str] = {}
     for name in timm.list_pretrained():
         model_name = name.split(".", 1)[0]
         if model_name not in ours:
             continue
-        entry = tag_of(name)
+        entry = tag_of(name, measured.get(name))
         if isinstance(entry, str):
             skipped[name] = entry
         else:
             tags.setdefault(model_name, []).append(entry)
+    stray = sorted(set(measured) - {f"{model}.{entry.tag}" for model, entries in tags.items() for entry in entries})
+    if stray:
+        raise ValueError(f"{results.name} lists {', '.join(stray)}, which the table does not offer: remove those rows")
     return {model: tuple(entries) for model, entries in tags.items()}, skipped
 
 
@@ -148,7 +191,7 @@ def _literal(value: object) -> str:
 
 def _row(entry: PretrainedTag) -> str:
     fields = [_literal(entry.tag)]
-    for name in ("hf_hub_id", "url", "publisher", "license", "resize", "crop", "crop_pct", "train_size",
+    for name in ("hf_hub_id", "url", "publisher", "license", "top1", "top5", "accuracy_by", "resize", "crop", "crop_pct", "train_size",
                  "interpolation", "mean", "std", "num_classes"):
         value = getattr(entry, name)
         if name in ("publisher", "license") or value != _DEFAULTS[name]:
@@ -167,8 +210,10 @@ def render(tags: dict[str, tuple[PretrainedTag, ...]], skipped: dict[str, str]) 
         "run the command again then. timm is not imported here (it is a test dependency, not a run-time one).",
         "",
         "The registry adds these tags to cnnzoo's own architectures; a tag a family declares itself beside its",
-        "builder (torchvision's, with their reported accuracy) wins. Accuracy is None here: timm's package ships",
-        "no results tables. ``crop``/``crop_pct`` are timm's test-time input (``test_input_size``/``test_crop_pct``",
+        "builder (torchvision's, with their reported accuracy) wins. ``top1``/``top5`` are timm's ImageNet-1k",
+        "validation results (tests/data/timm_results_imagenet.csv, copied from results/results-imagenet.csv of",
+        f"huggingface/pytorch-image-models at {RESULTS_COMMIT}), measured at ``crop``; None where",
+        "timm lists none. ``crop``/``crop_pct`` are timm's test-time input (``test_input_size``/``test_crop_pct``",
         "where given), ``train_size`` its ``input_size`` when smaller.",
         '"""',
         "",

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import cnnzoo
 from cnnzoo.cli import main
+from conftest import skip_unless_torch_exports_custom_ops_to_onnx
 
 
 def test_list_prints_every_model_or_the_matching_ones(capsys):
@@ -319,6 +320,7 @@ def test_console_script_stops_quietly_when_its_reader_leaves():
 # -- export: the network with its weights, as ONNX or a torch.export program ----------------------------
 
 def test_export_writes_onnx_that_runs_like_the_saved_model_at_any_batch_size(capsys, tmp_path):
+    skip_unless_torch_exports_custom_ops_to_onnx()
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     directory = cnnzoo.save_pretrained(cnnzoo.create("lenet5", num_classes=3), tmp_path / "digits")
@@ -394,7 +396,7 @@ def test_list_pretrained_shows_each_tags_publisher_accuracy_and_license(capsys):
     assert main(["list", "--pretrained", "resnet50*"]) == 0
     rows = {row[0]: row for row in _weights_rows(capsys.readouterr().out)}
     assert rows["resnet50.tv_in1k"][1:6] == ["torchvision", "76.13", "92.862", "224", "bsd-3-clause"]
-    assert rows["resnet50.a1_in1k"][1:6] == ["timm", "-", "-", "288", "apache-2.0"]  # no accuracy invented
+    assert rows["resnet50.a1_in1k"][1:6] == ["timm", "81.214", "95.102", "288", "apache-2.0"]  # timm's results
     assert rows["resnet50.fb_swsl_ig1b_ft_in1k"][5:] == ["cc-by-nc-4.0", "(non-commercial", "use", "only)"]
     assert list(rows)[:2] == ["resnet50.tv_in1k", "resnet50.tv2_in1k"]
 
@@ -405,7 +407,8 @@ def test_list_pretrained_sorts_by_reported_accuracy_best_first_unknown_last(caps
     known = [float(row[2]) for row in rows if row[2] != "-"]
     assert known == sorted(known, reverse=True) and len(known) >= 30
     assert all(row[2] == "-" for row in rows[len(known):])
-    assert rows[0][0] == "resnext101_64x4d.tv_in1k"  # 83.246, the best torchvision reports
+    assert rows[0][0] == "resnext101_32x8d.fb_swsl_ig1b_ft_in1k"  # 84.302 in timm's results
+    assert rows[-1][0] == "resnet34.ra4_e3600_r224_in1k" and rows[-1][2] == "-"  # timm lists no result: none invented
     assert main(["list", "--pretrained", "--sort", "top5", "vgg*"]) == 0
     assert _weights_rows(capsys.readouterr().out)[0][0] == "vgg19_bn.tv_in1k"
 
@@ -439,12 +442,17 @@ def test_list_pretrained_refuses_nonsense_in_one_line(capsys, argv, hints):
     _assert_one_line_error(capsys, argv, *hints)
 
 
-def test_info_of_a_new_tag_shows_its_license_input_and_that_no_accuracy_is_recorded(capsys):
+def test_info_of_a_new_tag_shows_its_license_input_and_who_measured_its_accuracy(capsys):
     assert main(["info", "resnext101_32x8d.fb_wsl_ig1b_ft_in1k"]) == 0  # offline, nothing downloaded
     out = capsys.readouterr().out
     assert "Weights:        resnext101_32x8d.fb_wsl_ig1b_ft_in1k (facebook)" in out
     assert "License:        cc-by-nc-4.0 (non-commercial use only)" in out
-    assert "Accuracy:       not recorded" in out and "None%" not in out
+    assert "Accuracy:       ImageNet-1k top-1 82.698%, top-5 96.632% at 224px, as timm measured it" in out
+    assert main(["info", "resnet34.ra4_e3600_r224_in1k"]) == 0
+    out = capsys.readouterr().out
+    assert "Accuracy:       none published" in out and "None%" not in out
+    assert main(["info", "resnet50.tv_in1k"]) == 0
+    assert "top-1 76.13%, top-5 92.862% at 224px, as torchvision reports" in capsys.readouterr().out
     assert main(["info", "resnet50.a1_in1k"]) == 0
     out = capsys.readouterr().out
     assert "3x288x288: resize 288, centre crop 288 (crop_pct 1.000), bicubic" in out and "trained at 224px" in out
@@ -455,5 +463,8 @@ def test_info_of_a_bare_name_lists_every_tags_license(capsys):
     assert main(["info", "seresnet50"]) == 0
     out = capsys.readouterr().out
     assert "seresnet50.ra2_in1k (timm, default): ImageNet top-1 81.284%" in out
-    assert "seresnet50.a1_in1k (timm): evaluated at 288px, accuracy not recorded; apache-2.0" in out
+    assert "seresnet50.a1_in1k (timm): ImageNet top-1 81.102%, top-5 95.12% at 288px; apache-2.0" in out
+    assert main(["info", "resnet34"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet34.ra4_e3600_r224_in1k (timm): evaluated at 288px, no accuracy published; apache-2.0" in out
     assert "None%" not in out

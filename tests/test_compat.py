@@ -1,4 +1,4 @@
-"""The seed tutorials' builders, made correct: strict weights, a frozen backbone that holds, loud phases."""
+"""The ResNet/DenseNet fine-tuning tutorials' builders, made correct: strict weights, a frozen backbone that holds, loud phases."""
 
 from __future__ import annotations
 

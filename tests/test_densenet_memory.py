@@ -22,10 +22,10 @@ from torch import nn
 
 import cnnzoo
 from cnnzoo.models.densenet import CifarDenseNet, DenseBlock
+from conftest import tiered
 
 DENSENETS = cnnzoo.list_models(["densenet*", "cifar_densenet*"])
-# Each costs seconds in float64 on two cores; DenseNet-121 and the CIFAR network stand for them by default.
-SLOW = {"densenet161", "densenet169", "densenet201", "densenet264"}
+# Each costs seconds in float64 on two cores: the fast tier takes the CIFAR network (see conftest.tiered).
 # ImageNet networks at 64x64: at 32x32 their last maps are 1x1, BatchNorm normalises two values per channel,
 # and rounding differences of 1e-16 grow to 1e-4 through the depth (for either implementation)
 SIDE = 64
@@ -95,7 +95,7 @@ def saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
 # -- the same network ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in DENSENETS])
+@pytest.mark.parametrize("name", tiered(DENSENETS))
 def test_memory_efficient_densenet_gives_the_plain_outputs_gradients_and_statistics(name):
     plain, efficient = pair(name)
     assert list(efficient.state_dict()) == list(plain.state_dict())
@@ -122,6 +122,7 @@ def test_memory_efficient_densenet_updates_cumulative_batchnorm_statistics_once(
     assert int(efficient.features.transition2.norm.num_batches_tracked) == 2
 
 
+@pytest.mark.slow  # DenseNet-121 in float64, twice
 def test_memory_efficient_densenet_takes_channels_last_input():
     plain, efficient = pair("densenet121")
     plain, efficient = plain.to(memory_format=torch.channels_last), efficient.to(memory_format=torch.channels_last)
@@ -162,6 +163,7 @@ def test_memory_efficient_densenet_runs_forward_hooks_inside_a_block():
     assert calls == [1]
 
 
+@pytest.mark.slow  # DenseNet-121 in float64, twice
 def test_memory_efficient_densenet_backbone_gives_the_plain_feature_maps_and_gradients():
     # features_only taps the end of each stage with hooks: those modules run as themselves, the rest fused
     maps, grads = [], []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import os
 import sys
 import traceback
@@ -25,7 +26,7 @@ from torch.nn import functional as F
 
 import cnnzoo
 from cnnzoo.layers import LocalResponseNorm
-from conftest import smallest_of_each_family
+from conftest import FAST_MODELS, smallest_of_each_family, tiered
 
 
 FAMILIES = smallest_of_each_family()  # alexnet_2012 and googlenet_2014 among them: the LRN op is in every family test
@@ -53,10 +54,6 @@ def _assert_close_to_scale(actual: torch.Tensor, expected: torch.Tensor, rtol: f
     """Equal up to float32 reordering: tolerance relative to the largest entry, whatever the scale."""
     scale = expected.abs().max().item()
     torch.testing.assert_close(actual, expected, rtol=rtol, atol=rtol * scale)
-
-
-def test_families_cover_every_family():
-    assert {cnnzoo.model_info(n).family for n in FAMILIES} == {cnnzoo.model_info(n).family for n in ALL_MODELS}
 
 
 # -- DistributedDataParallel and FSDP2 over gloo ---------------------------------------------------
@@ -173,7 +170,11 @@ def test_fsdp2_fully_shard_gives_the_gradients_of_one_process(distributed, rank)
 # -- torch.export ------------------------------------------------------------------------------------
 
 # DenseNet-121 stands for its family as the memory-efficient variant: its eval forward is the plain code
-EXPORT_CASES = [(name, {"memory_efficient": True} if name == "densenet121" else {}) for name in FAMILIES]
+EXPORT_CASES = [
+    # the fast tier exports the cheap networks and the memory-efficient DenseNet (its own operator)
+    case if case[0] in FAST_MODELS | {"densenet121"} else pytest.param(case, marks=pytest.mark.slow)
+    for case in ((name, {"memory_efficient": True} if name == "densenet121" else {}) for name in FAMILIES)
+]
 
 
 def _case_id(case: tuple[str, dict]) -> str:
@@ -200,7 +201,22 @@ def test_export_captures_the_eval_forward_and_gives_the_eager_outputs(case, tmp_
             _assert_close_to_scale(torch.export.load(tmp_path / "program.pt2").module()(x), model(x), rtol=1e-5)
 
 
+@functools.cache
+def _exported_batchnorm_trains() -> bool:
+    """Whether a torch.export program of a BatchNorm in training mode runs backward (torch 2.4's does not)."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2)).train()
+    x = torch.randn(2, 1, 2, 2)
+    try:
+        torch.export.export(model, (x,)).module()(x).sum().backward()
+    except RuntimeError:
+        return False
+    return True
+
+
 def test_export_of_a_memory_efficient_densenet_in_training_gives_the_eager_outputs_and_gradients():
+    if not _exported_batchnorm_trains():
+        pytest.skip(f"torch {torch.__version__}'s torch.export makes programs of BatchNorm in training mode whose "
+                    "backward fails (an in-place update of what the gradient needs)")
     # a small DenseNet (two blocks, a transition, the ImageNet stem) runs the code of DenseNet-121 in
     # seconds: tracing costs per operation, and DenseNet-121's training graph takes half a minute
     torch.manual_seed(0)
@@ -280,7 +296,7 @@ def test_torch_compile_captures_the_whole_forward_and_gives_the_eager_outputs(na
 # -- channels_last, autocast and a batch of one --------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
+@pytest.mark.parametrize("name", tiered(ALL_MODELS))
 def test_channels_last_gives_the_contiguous_outputs_on_a_batch_of_one_in_eval_mode(name):
     # every registered model, one image each: test_models.py runs a batch of one at the smallest input in
     # the default layout; this adds channels-last weights and input (ops that assume contiguous memory)
@@ -319,7 +335,7 @@ def test_training_in_channels_last_gives_the_contiguous_gradients():
 BF16_TOLERANCE = 3e-2
 
 
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("name", tiered(FAMILIES))
 def test_bfloat16_autocast_on_the_cpu_stays_close_to_float32(name):
     model = cnnzoo.create(name).eval()
     x = _images(model)

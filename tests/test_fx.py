@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from conftest import smallest_of_each_family
+from conftest import smallest_of_each_family, tiered
 from torch import fx
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
@@ -64,7 +64,7 @@ class Traced:
     extractor: fx.GraphModule
 
 
-@pytest.fixture(scope="module", params=FAMILIES)
+@pytest.fixture(scope="module", params=tiered(FAMILIES))
 def traced(request) -> Iterator[Traced]:
     """The family's network in eval mode, its eager output, its node names and an extractor of its last node
     in either mode."""

@@ -21,6 +21,7 @@ import cnnzoo
 from cnnzoo._meta import meta_forward
 from cnnzoo.models import GoogLeNetOutputs, ZooModel
 from cnnzoo.models.googlenet import Inception
+from conftest import tiered
 
 ALL_MODELS = cnnzoo.list_models()
 
@@ -186,6 +187,15 @@ def test_default_cfg_describes_the_built_model(name, kwargs):
 # -- the smallest input --------------------------------------------------------------------------
 
 
+@functools.cache
+def _meta_conv_refuses_a_kernel_larger_than_its_input() -> bool:
+    try:
+        torch.nn.functional.conv2d(torch.empty(1, 1, 4, 4, device="meta"), torch.empty(1, 1, 5, 5, device="meta"))
+    except RuntimeError:
+        return True
+    return False
+
+
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_network_runs_at_min_input_size_and_fails_one_pixel_below(name):
     model = meta_model(name)
@@ -196,8 +206,14 @@ def test_network_runs_at_min_input_size_and_fails_one_pixel_below(name):
     if m == 1:
         return  # nothing smaller than 1x1 exists
     for shape in [(m - 1, m - 1), (m - 1, m), (m, m - 1)]:
-        with pytest.raises(RuntimeError):
+        try:
             meta_forward(model, (1, model.in_chans, *shape))
+        except RuntimeError:
+            continue
+        if not _meta_conv_refuses_a_kernel_larger_than_its_input():
+            pytest.skip(f"torch {torch.__version__}'s meta convolution returns an empty map for a kernel larger than "
+                        "its input instead of raising (torch 2.4's does; its CPU kernel and newer torch raise)")
+        pytest.fail(f"a {shape} input ran; the layers must refuse it")
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
@@ -400,6 +416,7 @@ def test_real_forward_at_min_input_size_gives_finite_logits(real_model):
     assert torch.isfinite(out).all()
 
 
+@pytest.mark.parametrize("real_model", tiered(ALL_MODELS), indirect=True)
 def test_eval_forward_treats_each_image_of_the_batch_independently(real_model):
     side = small_side(real_model)
     x = torch.randn(3, real_model.in_chans, side, side)

@@ -15,7 +15,7 @@ from torch.testing import assert_close
 import cnnzoo
 from cnnzoo.onnx import OnnxDependencyError
 from cnnzoo.ops import local_response_norm
-from conftest import smallest_of_each_family
+from conftest import skip_unless_torch_exports_custom_ops_to_onnx, smallest_of_each_family
 
 SIZES = (1, 2, 3, 4, 5, 6, 9, 10)  # odd and even windows, and windows wider than the 7 channels
 SCALES = ("pytorch", "paper")
@@ -24,6 +24,7 @@ SCALES = ("pytorch", "paper")
 @pytest.fixture
 def ort():
     """onnxruntime, with onnx and onnxscript for the export; the tests that need them skip without them."""
+    skip_unless_torch_exports_custom_ops_to_onnx()
     pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
     return pytest.importorskip("onnxruntime")
@@ -123,6 +124,7 @@ def test_export_onnx_refuses_the_torchscript_exporter_and_a_missing_folder(tmp_p
 
 @pytest.mark.parametrize("missing", ["onnx", "onnxscript"])
 def test_export_onnx_without_the_onnx_packages_says_how_to_install_them(monkeypatch, tmp_path, missing):
+    skip_unless_torch_exports_custom_ops_to_onnx()  # an older torch is named first: onnx alone would not help
     monkeypatch.setitem(sys.modules, missing, None)  # what `import` meets when a package is not installed
     path = tmp_path / "lenet5.onnx"
     with pytest.raises(OnnxDependencyError, match=r'pip install "cnnzoo\[onnx\]"') as error:

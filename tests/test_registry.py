@@ -370,3 +370,14 @@ def test_list_models_license_needs_pretrained_and_strings():
         cnnzoo.list_models(license="apache-2.0")
     with pytest.raises(cnnzoo.CnnzooValueError, match="Patterns are strings"):
         cnnzoo.list_models(pretrained=True, license=3)
+
+
+def test_the_tests_family_representatives_cover_every_family_and_the_fast_tier_every_family_too():
+    from conftest import FAST_MODELS, smallest_of_each_family
+
+    families = {cnnzoo.registry.get_entry(n).family for n in cnnzoo.list_models()}
+    assert {cnnzoo.registry.get_entry(n).family for n in smallest_of_each_family()} == families
+    assert FAST_MODELS <= set(cnnzoo.list_models())
+    # the fast tier's cheap networks stand for every family but VGG's and the ResNet variants' (same blocks)
+    covered = {cnnzoo.registry.get_entry(n).family for n in FAST_MODELS}
+    assert families - covered <= {"vgg", "resnext", "wide_resnet", "seresnet", "densenet"}

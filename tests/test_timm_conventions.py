@@ -156,3 +156,35 @@ def test_prune_intermediate_layers_keeps_what_forward_intermediates_takes(name):
     with torch.no_grad():
         after = model.forward_intermediates(x, indices=(0, 2), intermediates_only=True)
     assert all(torch.equal(a, b) for a, b in zip(before, after))
+
+
+@pytest.mark.parametrize("name", ["resnet18", "densenet121", "googlenet", "vgg11", "alexnet_2012", "lenet5", "nin"])
+@pytest.mark.parametrize("prune_head", [True, False])
+def test_a_network_pruned_of_stages_refuses_forward_with_a_named_error(name, prune_head):
+    model = cnnzoo.create(name).eval()
+    x = _input(model, batch=1)
+    model.prune_intermediate_layers(indices=(1,), prune_head=prune_head)
+    with pytest.raises(cnnzoo.CnnzooValueError, match="pruned by prune_intermediate_layers.*forward_intermediates"):
+        model(x)
+    with torch.no_grad():
+        last = model.forward_features(x)
+        with pytest.raises(cnnzoo.CnnzooValueError, match="pruned"):
+            model.forward_head(last)
+        assert last.shape[1] == model.feature_info[-1]["num_chs"]
+        assert model.forward_intermediates(x, intermediates_only=True)[-1].shape == last.shape
+
+
+def test_pruning_only_the_head_keeps_forward():
+    model = cnnzoo.create("resnet18").eval()
+    model.prune_intermediate_layers(indices=(4,))   # the last stage: nothing after it to remove
+    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 512)
+
+
+@pytest.mark.parametrize("flags", [{"prune_head": "yes"}, {"prune_norm": 1}])
+def test_prune_intermediate_layers_refuses_flags_that_are_not_booleans(flags):
+    model = cnnzoo.create("resnet18")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(cnnzoo.CnnzooValueError, match="True or False"):
+        model.prune_intermediate_layers(indices=(1,), **flags)
+    assert len(model.feature_info) == 5 and not isinstance(model.get_classifier(), nn.Identity)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

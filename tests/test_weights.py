@@ -3,12 +3,14 @@
 src/cnnzoo/weights_timm.py is written by tests/generate_timm_tags.py from timm's pretrained configurations.
 These tests fail when it is stale (a timm release added, dropped or changed weights), check each entry
 against timm's configuration field by field without the generator's help, and load new tags end to end from
-a Hugging Face cache laid out by hand (conftest.py's ``hf_cache``; nothing is downloaded).
+a Hugging Face cache laid out by hand (conftest.py's ``hf_cache``; nothing is downloaded). Accuracy comes from
+tests/data/timm_results_imagenet.csv, timm's published results for these tags; the table must agree with it.
 """
 
 from __future__ import annotations
 
 import ast
+import csv
 import dataclasses
 import importlib.util
 import math
@@ -42,6 +44,17 @@ generator = _import_generator()
 GENERATED = [(model, entry) for model, entries in TIMM_TAGS.items() for entry in entries]
 _ARCHITECTURES = set(generator.cnnzoo_architectures())
 TIMM_NAMES = [name for name in timm.list_pretrained() if name.split(".")[0] in _ARCHITECTURES]
+RESULTS_PATH = GENERATOR_PATH.parent / "data" / "timm_results_imagenet.csv"
+PUBLISHED_COLUMNS = ["model", "top1", "top1_err", "top5", "top5_err", "param_count", "img_size", "crop_pct", "interpolation"]
+
+
+def _read_results(path: Path = RESULTS_PATH) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="") as file:
+        reader = csv.DictReader(file)
+        return list(reader.fieldnames or []), list(reader)
+
+
+RESULTS = {row["model"]: row for row in _read_results()[1]}
 
 
 # -- the table is timm's, and current ------------------------------------------------------------------
@@ -80,13 +93,92 @@ def test_each_generated_tag_matches_timms_pretrained_cfg(model, entry):
     assert entry.interpolation == cfg.interpolation
     assert (entry.mean, entry.std) == (tuple(cfg.mean), tuple(cfg.std))
     assert entry.num_classes == cfg.num_classes
-    assert entry.top1 is None and entry.top5 is None  # timm's package ships no accuracy: none is invented
+    result = RESULTS.get(f"{model}.{entry.tag}")  # timm's published results, read here without the generator
+    if result is None:
+        assert entry.top1 is None and entry.top5 is None  # no published figure: none is invented
+    else:
+        assert (entry.top1, entry.top5) == (float(result["top1"]), float(result["top5"]))
+        assert (entry.crop, entry.crop_pct, entry.interpolation) == (
+            int(result["img_size"]), float(result["crop_pct"]), result["interpolation"])  # measured at this input
     assert entry.sha256 is None and entry.model == ""
 
 
 @pytest.mark.parametrize("model", sorted(TIMM_TAGS))
 def test_timms_checkpoint_layout_is_cnnzoos_architecture(model):
     assert generator.layout_difference(model, 1000) is None  # meta device: keys and shapes only
+
+
+# -- accuracy: timm's published results, recorded with their source ----------------------------------------
+
+
+def test_results_file_holds_the_tables_tags_as_timm_publishes_them():
+    columns, rows = _read_results()
+    assert columns == PUBLISHED_COLUMNS
+    names = [row["model"] for row in rows]
+    assert len(names) == len(set(names))
+    assert set(names) <= {f"{model}.{entry.tag}" for model, entry in GENERATED}
+    for row in rows:  # the published error columns are 100 minus the accuracy: a check on every copied figure
+        assert math.isclose(float(row["top1"]) + float(row["top1_err"]), 100, abs_tol=1e-9), row["model"]
+        assert math.isclose(float(row["top5"]) + float(row["top5_err"]), 100, abs_tol=1e-9), row["model"]
+
+
+def test_results_file_names_its_source_commit():
+    readme = (RESULTS_PATH.parent / "README.md").read_text()
+    assert len(generator.RESULTS_COMMIT) == 40
+    assert generator.RESULTS_URL in readme and f"commit: `{generator.RESULTS_COMMIT}`" in readme
+    assert "huggingface/pytorch-image-models" in readme and "results/results-imagenet.csv" in readme
+    assert generator.RESULTS_COMMIT in Path(weights_timm.__file__).read_text()
+
+
+def test_only_tags_timm_lists_no_result_for_lack_accuracy():
+    without = {f"{model}.{entry.tag}" for model, entry in GENERATED if entry.top1 is None}
+    assert without == {f"{model}.{entry.tag}" for model, entry in GENERATED} - set(RESULTS)
+    assert without == {"resnet34.ra4_e3600_r224_in1k", "resnet34.tv_in1k"}  # absent from timm's results file
+    assert registry.get_tag("resnet34", "tv_in1k").top1 == 73.314  # torchvision's own figure, declared by the family
+    assert registry.get_tag("resnet50", "a1_in1k").top1 == 81.214
+
+
+def _corrupted_results(tmp_path: Path, change: Callable[[list[dict[str, str]]], None]) -> Path:
+    columns, rows = _read_results()
+    change(rows)
+    path = tmp_path / RESULTS_PATH.name
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _row_of(rows: list[dict[str, str]], name: str) -> dict[str, str]:
+    return next(row for row in rows if row["model"] == name)
+
+
+def test_table_is_stale_when_the_results_file_changes(tmp_path):
+    path = _corrupted_results(tmp_path, lambda rows: _row_of(rows, "resnet50.a1_in1k").update(top1="81.215"))
+    tags, _ = generator.build(path)
+    assert tags != TIMM_TAGS  # test_generated_table_is_what_the_installed_timm_gives then fails
+    assert next(t for t in tags["resnet50"] if t.tag == "a1_in1k").top1 == 81.215
+    dropped = _corrupted_results(tmp_path, lambda rows: rows.remove(_row_of(rows, "vgg11.tv_in1k")))
+    assert generator.build(dropped)[0]["vgg11"][0].top1 is None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda rows: rows.append(dict(rows[0], model="resnet50.bamboo")), "does not offer"),
+    (lambda rows: rows.append(dict(rows[0], model="resnet26d.bt_in1k")), "does not offer"),
+    (lambda rows: rows.append(dict(rows[0])), "listed twice"),
+    (lambda rows: _row_of(rows, "resnet50.a1_in1k").update(img_size="224"), "evaluated at"),
+    (lambda rows: _row_of(rows, "resnet18.tv_in1k").update(interpolation="bicubic"), "evaluated at"),
+], ids=["skipped-tag", "other-architecture", "duplicate", "other-size", "other-interpolation"])
+def test_generator_refuses_a_results_file_that_disagrees_with_the_table(change, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        generator.build(_corrupted_results(tmp_path, change))
+
+
+def test_generator_refuses_a_results_file_with_other_columns(tmp_path):
+    path = tmp_path / RESULTS_PATH.name
+    path.write_text(RESULTS_PATH.read_text().replace("top5_err", "top5_error", 1))
+    with pytest.raises(ValueError, match="columns"):
+        generator.build(path)
 
 
 def test_skipped_tags_say_why():

@@ -243,8 +243,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _describe_weights(tag: pretrained.PretrainedTag, default_tag: str | None) -> list[str]:
     default = f", the default of {tag.model}" if tag.tag == default_tag else ""
     cfg = tag.cfg()
-    accuracy = (f"ImageNet-1k top-1 {tag.top1}%, top-5 {tag.top5}% at {tag.crop}px, as {tag.publisher} reports"
-                if tag.top1 is not None else "not recorded (timm's package ships no results tables)")
+    measured_by = f"as {tag.accuracy_by} measured it" if tag.accuracy_by else f"as {tag.publisher} reports"
+    accuracy = (f"ImageNet-1k top-1 {tag.top1}%, top-5 {tag.top5}% at {tag.crop}px, {measured_by}"
+                if tag.top1 is not None else "none published")
     trained = f"; trained at {tag.train_size}px" if tag.train_size else ""
     return [
         f"Weights:        {tag.name} ({tag.publisher}{default}); described, not downloaded",
@@ -303,7 +304,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
             label = "Weights:" if i == 0 else ""
             default = ", default" if tag.tag == facts.default_tag else ""
             accuracy = (f"ImageNet top-1 {tag.top1}%, top-5 {tag.top5}% at {tag.crop}px" if tag.top1 is not None
-                        else f"evaluated at {tag.crop}px, accuracy not recorded")
+                        else f"evaluated at {tag.crop}px, no accuracy published")
             print(f"{label:<16}{tag.name} ({tag.publisher}{default}): {accuracy}; {_license(tag)}; {tag.source}")
     else:
         print("Weights:        none published; train from scratch or load your own with pretrained=PATH")
@@ -393,6 +394,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_arguments(command: argparse.ArgumentParser) -> None:
+    """The model a command works on: its name and its number of classes."""
+    command.add_argument("name", type=_model_name,
+                         help="a name from `cnnzoo list`, NAME.TAG for published weights, or a save_pretrained directory")
+    command.add_argument("--num-classes", type=_count(MAX_CLASSES, "far more than any image dataset has", "number_of_classes"),
+                         metavar="N", help=f"classifier outputs, 1 to {MAX_CLASSES:,} (default: the model's)")
+
+
+def _input_size_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--input-size", action=_InputSize, nargs=3, metavar=("C", "H", "W"),
+                         help=f"input channels (at most {MAX_CHANNELS}) and size (at most {MAX_SIDE} a side; "
+                              "default: the model's, or its weights' for NAME.TAG)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cnnzoo`` command; every option's value is checked as it is read."""
     parser = _Parser(
@@ -402,8 +417,6 @@ def build_parser() -> argparse.ArgumentParser:
                "traceback of an unexpected error).")
     parser.add_argument("--version", action="version", version=f"cnnzoo {cnnzoo.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    num_classes = _count(MAX_CLASSES, "far more than any image dataset has", "number_of_classes")
-    name_help = "a name from `cnnzoo list`, NAME.TAG for published weights, or a save_pretrained directory"
 
     listing = commands.add_parser("list", help="list model names, or their published weights, optionally filtered by wildcards")
     listing.add_argument("patterns", nargs="*", metavar="PATTERN", help="shell wildcard such as 'resnet*'")
@@ -421,12 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_cmd_list)
 
     info = commands.add_parser("info", help="describe one model: paper, input, weights, parameters, FLOPs, layers")
-    info.add_argument("name", type=_model_name, help=name_help)
-    info.add_argument("--num-classes", type=num_classes, metavar="N",
-                      help=f"classifier outputs, 1 to {MAX_CLASSES:,} (default: the model's)")
-    info.add_argument("--input-size", action=_InputSize, nargs=3, metavar=("C", "H", "W"),
-                      help=f"input channels (at most {MAX_CHANNELS}) and size (at most {MAX_SIDE} a side; "
-                           "default: the model's, or its weights' for NAME.TAG)")
+    _model_arguments(info)
+    _input_size_argument(info)
     info.set_defaults(run=_cmd_info)
 
     memory = commands.add_parser(
@@ -434,21 +443,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Estimate the memory one training step (or inference pass) takes: parameters, gradients, "
                     "optimizer state, activations. With --budget, say whether it fits and the largest batch "
                     "that does; exits 1 when the batch does not fit.")
-    memory.add_argument("name", type=_model_name, help=name_help)
+    _model_arguments(memory)
     memory.add_argument("--batch-size", type=_count(MAX_BATCH_SIZE, "images per batch", "batch_size"), metavar="B",
                         help="images per batch (default: the largest within --budget, else 32)")
     memory.add_argument("--budget", type=_budget, metavar="SIZE",
                         help="memory available, such as 2GiB, 512MiB or 8GB (at most 1024TiB)")
-    memory.add_argument("--input-size", action=_InputSize, nargs=3, metavar=("C", "H", "W"),
-                        help=f"input channels (at most {MAX_CHANNELS}) and size (at most {MAX_SIDE} a side; "
-                             "default: the model's, or its weights' for NAME.TAG)")
+    _input_size_argument(memory)
     memory.add_argument("--optimizer", choices=("adam", "adamw", "sgd", "none"), default="adam",
                         help="adam/adamw keep two states per parameter, sgd (with momentum) one (default: adam)")
     memory.add_argument("--inference", action="store_true", help="a forward pass without autograd instead of training")
     memory.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
                         help="type of weights and activations (default: float32)")
-    memory.add_argument("--num-classes", type=num_classes, metavar="N",
-                        help=f"classifier outputs, 1 to {MAX_CLASSES:,} (default: the model's)")
     memory.set_defaults(run=_cmd_memory)
 
     export = commands.add_parser(
@@ -456,12 +461,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build a network and write it with its weights: as ONNX (torch's dynamo exporter; needs "
                     'pip install "cnnzoo[onnx]") or as a torch.export program (.pt2). The batch size is left free. '
                     "A bare name has freshly initialised weights; NAME.TAG downloads the weights it names.")
-    export.add_argument("name", type=_model_name, help=name_help)
+    _model_arguments(export)
     export.add_argument("--output", required=True, metavar="PATH", help="the file to write (.onnx or .pt2)")
     export.add_argument("--format", choices=("onnx", "pt2"),
                         help="onnx or pt2 (default: from the extension of --output)")
-    export.add_argument("--num-classes", type=num_classes, metavar="N",
-                        help=f"classifier outputs, 1 to {MAX_CLASSES:,} (default: the model's)")
     export.add_argument("--in-chans", type=_count(MAX_CHANNELS, "bands", "channels"), metavar="C",
                         help=f"input channels, at most {MAX_CHANNELS} (default: the model's)")
     export.add_argument("--input-size", type=_count(MAX_SIDE, "pixels a side", "side"), metavar="S",

@@ -1,6 +1,6 @@
-"""Drop-in replacements for the seed tutorials' model builders, made correct.
+"""Drop-in replacements for two builders from popular ResNet/DenseNet fine-tuning tutorials, made correct.
 
-The tutorials this library grew out of build their transfer-learning models with two functions,
+Those tutorials build their transfer-learning models with two functions,
 ``build_res50(phase, num_classes, pretrained)`` and ``build_dense121(...)``: take torchvision's ImageNet
 network, freeze it, put a two-layer head sized by a rule on top. Copied by hand they go wrong in three
 ways -- the DenseNet weights loaded with ``strict=False`` under the wrong key names (so it silently
@@ -10,7 +10,7 @@ rule and fix all three:
 
 >>> from cnnzoo.compat import build_res50
 >>> model = build_res50("train", num_classes=5, pretrained=False)
->>> model.get_classifier()[0].out_features   # the seed rule: 128 hidden units for 2048 features, 5 classes
+>>> model.get_classifier()[0].out_features   # the tutorials' rule: 128 hidden units for 2048 features, 5 classes
 128
 """
 
@@ -28,7 +28,7 @@ __all__ = ["PHASES", "build_dense121", "build_res50"]
 PHASES = {"train": True, "val": False, "test": False}
 
 # torchvision's legacy ``pretrained=True`` meant the first ImageNet weights, the ones the tutorials used
-_SEED_TAG = "tv_in1k"
+_TUTORIAL_TAG = "tv_in1k"
 
 
 def _build(name: str, phase: str, num_classes: int, pretrained: bool | str) -> nn.Module:
@@ -38,7 +38,7 @@ def _build(name: str, phase: str, num_classes: int, pretrained: bool | str) -> n
             "'val' and 'test' in evaluation mode)."
         )
     if pretrained is True:
-        pretrained = _SEED_TAG
+        pretrained = _TUTORIAL_TAG
     # weights go through cnnzoo's checked, strict loading; the classifier is replaced afterwards
     model = create(name, pretrained=pretrained or False)
     if pretrained:
@@ -48,7 +48,7 @@ def _build(name: str, phase: str, num_classes: int, pretrained: bool | str) -> n
 
 
 def build_res50(phase: str, num_classes: int, pretrained: bool | str = False) -> nn.Module:
-    """ResNet-50 (He et al., "Deep Residual Learning for Image Recognition", CVPR 2016) with the seed head.
+    """ResNet-50 (He et al., "Deep Residual Learning for Image Recognition", CVPR 2016) with the tutorials' MLP head.
 
     The classifier is Linear(2048, h)-ReLU-Linear(h, num_classes), h given by
     :func:`cnnzoo.auto_hidden_width` (128 for five classes). With ``pretrained`` the ImageNet weights
@@ -70,7 +70,7 @@ def build_res50(phase: str, num_classes: int, pretrained: bool | str = False) ->
 
 
 def build_dense121(phase: str, num_classes: int, pretrained: bool | str = False) -> nn.Module:
-    """DenseNet-121 (Huang et al., "Densely Connected Convolutional Networks", CVPR 2017) with the seed head.
+    """DenseNet-121 (Huang et al., "Densely Connected Convolutional Networks", CVPR 2017) with the tutorials' MLP head.
 
     The same as :func:`build_res50` on DenseNet-121: 1024 features, so h = 128 for five classes. Its
     pretrained weights load under torchvision's key names, strictly -- including torchvision's first

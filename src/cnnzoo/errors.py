@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Iterable
 
 __all__ = [
     "CnnzooError",
@@ -125,3 +126,23 @@ def _as_float(name: str, value: object, expected: str) -> float:
         return math.inf if value > 0 else -math.inf  # type: ignore[operator]
     except (TypeError, ValueError, RuntimeError):
         raise CnnzooValueError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).") from None
+
+
+def check_out_indices(out_indices: object) -> list[int] | None:
+    """``out_indices`` as a list of ints (numpy and torch integers accepted), or a named error."""
+    if out_indices is None:
+        return None
+    example = "a sequence of stage indices such as (1, 2, 3); for one stage write (2,)"
+    if isinstance(out_indices, (str, bytes)) or not isinstance(out_indices, Iterable):
+        raise CnnzooValueError(f"out_indices must be {example}; got {out_indices!r}.")
+    indices = []
+    for index in out_indices:
+        try:
+            if isinstance(index, bool):
+                raise TypeError
+            indices.append(operator.index(index))
+        except (TypeError, ValueError, RuntimeError):
+            raise CnnzooValueError(f"out_indices must be {example}; {index!r} is not a whole number.") from None
+    if not indices:
+        raise CnnzooValueError(f"out_indices is empty; give {example}, or None for every stage.")
+    return indices

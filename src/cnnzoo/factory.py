@@ -15,7 +15,9 @@ from typing import Any
 from torch import nn
 
 from cnnzoo import pretrained as pretrained_module
-from cnnzoo.errors import MAX_CHANNELS, CnnzooValueError, check_class_count, UnknownModelError, WeightsError, check_positive_int
+from cnnzoo.errors import (
+    MAX_CHANNELS, CnnzooValueError, UnknownModelError, WeightsError, check_class_count, check_out_indices, check_positive_int,
+)
 from cnnzoo.registry import ModelEntry, get_entry, get_tag, tags_of
 
 __all__ = ["create"]
@@ -83,8 +85,6 @@ def create(
     if out_indices is not None:
         if not features_only:
             raise CnnzooValueError("out_indices chooses the feature maps of features_only=True; pass features_only=True too.")
-        from cnnzoo.transfer import check_out_indices
-
         check_out_indices(out_indices)  # before anything is built or downloaded
     if pretrained_module.is_path(name) or os.fspath(name).startswith(pretrained_module.HF_PREFIX):
         return _create_from_saved(os.fspath(name), pretrained, kwargs, features_only, out_indices)

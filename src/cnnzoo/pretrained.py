@@ -25,6 +25,7 @@ is left untouched.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -72,15 +73,19 @@ def is_offline() -> bool:
     from huggingface_hub import constants
 
     flag = os.environ.get("CNNZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-    return flag or bool(constants.is_offline_mode())
+    # huggingface_hub 0.23 has no is_offline_mode(), only the constant it returns
+    is_offline_mode = getattr(constants, "is_offline_mode", lambda: constants.HF_HUB_OFFLINE)
+    return flag or bool(is_offline_mode())
 
 
 def _hf_download(repo_id: str, filename: str, *, what: str, pinned_sha256: str | None = None) -> Path:
+    # the errors from huggingface_hub.utils, not .errors: huggingface_hub 0.23 defines them only there
     from huggingface_hub import constants, hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+    from huggingface_hub.utils import EntryNotFoundError, LocalEntryNotFoundError
 
     try:
-        path = Path(hf_hub_download(repo_id=repo_id, filename=filename))
+        # the cache named and checked here, read when called: huggingface_hub 0.23 fixes its default at import
+        path = Path(hf_hub_download(repo_id=repo_id, filename=filename, cache_dir=constants.HF_HUB_CACHE))
     except LocalEntryNotFoundError as exc:
         raise WeightsError(
             f"{what}: {filename} of {repo_id} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and "
@@ -134,9 +139,7 @@ def _verify_hub_blob(path: Path, pinned_sha256: str | None = None) -> None:
             verify_hash_prefix(blob, blob.name, shown=path)
             digest = blob.name
         elif _GIT_SHA1_NAME.fullmatch(blob.name):
-            from huggingface_hub.utils.sha import git_hash
-
-            actual = git_hash(blob.read_bytes())  # the cache names small files by their git blob SHA-1
+            actual = _git_blob_sha1(blob.read_bytes())  # the cache names small files by their git blob SHA-1
             if actual != blob.name:
                 raise WeightsError(f"{path} fails its hash check: its blob is named {blob.name} but hashes to {actual}. {repair}")
         else:
@@ -148,6 +151,12 @@ def _verify_hub_blob(path: Path, pinned_sha256: str | None = None) -> None:
                 f"{path} is not the published file: its SHA-256 is {digest}, the publisher's is {pinned_sha256}. "
                 f"{repair}"
             )
+
+
+def _git_blob_sha1(data: bytes) -> str:
+    """The git blob SHA-1 of ``data`` (``git hash-object``), as huggingface_hub's ``git_hash`` computes it;
+    written out because huggingface_hub 0.23 has no ``git_hash``."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def sha256_of(path: Path) -> str:

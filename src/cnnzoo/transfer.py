@@ -1,6 +1,6 @@
 """Transfer learning in one call each: freezing that holds BatchNorm, new heads, discriminative learning rates.
 
-The seed tutorials freeze with a ``requires_grad`` loop, which leaves the frozen BatchNorm layers
+Fine-tuning tutorials (PyTorch's own among them) freeze with a ``requires_grad`` loop, which leaves the frozen BatchNorm layers
 updating their running statistics whenever the model is in training mode: the "frozen" backbone drifts.
 Here a frozen BatchNorm layer runs as in evaluation (running statistics used, never updated) whatever
 mode the model is in, until :func:`unfreeze`.
@@ -9,14 +9,13 @@ mode the model is in, until :func:`unfreeze`.
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from cnnzoo.errors import CnnzooValueError, check_non_negative_float, check_positive_float
+from cnnzoo.errors import CnnzooValueError, check_non_negative_float, check_out_indices, check_positive_float
 from cnnzoo.layers.classifier import auto_hidden_width
 
 __all__ = [
@@ -178,26 +177,6 @@ def param_groups(model: nn.Module, lr: float, head_lr_mult: float = 10.0, weight
         for group in groups:
             group["weight_decay"] = weight_decay
     return [g for g in groups if g["params"]]
-
-
-def check_out_indices(out_indices: object) -> list[int] | None:
-    """``out_indices`` as a list of ints (numpy and torch integers accepted), or a named error."""
-    if out_indices is None:
-        return None
-    example = "a sequence of stage indices such as (1, 2, 3); for one stage write (2,)"
-    if isinstance(out_indices, (str, bytes)) or not isinstance(out_indices, Iterable):
-        raise CnnzooValueError(f"out_indices must be {example}; got {out_indices!r}.")
-    indices = []
-    for index in out_indices:
-        try:
-            if isinstance(index, bool):
-                raise TypeError
-            indices.append(operator.index(index))
-        except (TypeError, ValueError, RuntimeError):
-            raise CnnzooValueError(f"out_indices must be {example}; {index!r} is not a whole number.") from None
-    if not indices:
-        raise CnnzooValueError(f"out_indices is empty; give {example}, or None for every stage.")
-    return indices
 
 
 class FeatureExtractor(nn.Module):

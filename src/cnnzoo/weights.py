@@ -43,9 +43,10 @@ class PretrainedTag:
         publisher: who trained and reports the weights (``torchvision``, ``timm``, ``facebook``, ``gluoncv``).
         license: the license the weights are published under; some are for non-commercial use only
             (``cc-by-nc-4.0``: the ``fb_*`` weights).
-        top1: ImageNet-1k top-1 accuracy the publisher reports, in percent; None where cnnzoo has no
-            reported figure (timm's package does not ship its results tables).
-        top5: ImageNet-1k top-5 accuracy the publisher reports, in percent, or None.
+        top1: reported ImageNet-1k top-1 accuracy, in percent; None where none is published.
+        top5: reported ImageNet-1k top-5 accuracy, in percent, or None.
+        accuracy_by: who measured ``top1``/``top5``: None for the publisher, ``"timm"`` for timm's
+            published validation results (its results-imagenet.csv), which cover every tag timm hosts.
         resize: evaluation resize of the shorter side, in pixels.
         crop: evaluation centre crop, in pixels: the resolution the weights are reported at (for timm's,
             its ``test_input_size`` where it has one, else its ``input_size``).
@@ -70,6 +71,7 @@ class PretrainedTag:
     license: str = "bsd-3-clause"
     top1: float | None = None
     top5: float | None = None
+    accuracy_by: str | None = None
     resize: int = 256
     crop: int = 224
     crop_pct: float | None = None

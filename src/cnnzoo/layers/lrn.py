@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from cnnzoo.ops.lrn import _scaled_lrn, check_lrn_params, check_scale
+from cnnzoo.ops.lrn import check_lrn_params, check_scale, lrn_checked
 
 __all__ = ["LocalResponseNorm"]
 
@@ -50,7 +50,7 @@ class LocalResponseNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the parameters were checked at construction; the op checks the input
-        return _scaled_lrn(x, self.size, self.alpha, self.beta, self.k, self.scale)
+        return lrn_checked(x, self.size, self.alpha, self.beta, self.k, self.scale)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}, scale={self.scale!r}"

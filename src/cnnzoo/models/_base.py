@@ -22,7 +22,9 @@ from torch.utils.checkpoint import checkpoint
 
 from cnnzoo._cfg import IMAGENET_MEAN, IMAGENET_STD, adapt_mean_std
 from cnnzoo._geometry import min_input_side
-from cnnzoo.errors import MAX_CHANNELS, CnnzooValueError, InputShapeError, check_class_count, check_positive_int, check_probability
+from cnnzoo.errors import (
+    MAX_CHANNELS, CnnzooValueError, InputShapeError, check_class_count, check_out_indices, check_positive_int, check_probability,
+)
 from cnnzoo.layers.classifier import auto_hidden_width, mlp_head
 
 __all__ = ["ZooModel", "PooledClassifierModel", "CheckpointedSequential", "Stage", "checkpoint_modules", "sequential_stages"]
@@ -77,6 +79,12 @@ def checkpoint_modules(modules: Sequence[nn.Module], x: torch.Tensor) -> torch.T
 
     return checkpoint(run, x, use_reentrant=False,
                       context_fn=lambda: (contextlib.nullcontext(), _batchnorm_statistics_kept(modules)))
+
+
+def _set_submodule(root: nn.Module, target: str, module: nn.Module) -> None:
+    """``root.set_submodule(target, module)``, which torch 2.4 lacks (nn.Module.set_submodule is new in 2.5)."""
+    parent, _, name = target.rpartition(".")
+    setattr(root.get_submodule(parent), name, module)
 
 
 def is_fx_proxy(x: object) -> bool:
@@ -344,7 +352,22 @@ class ZooModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # forward_features checks the input first
+        self.check_whole()
         return self.forward_head(self.forward_features(x))
+
+    def check_whole(self) -> None:
+        """Raise :class:`~cnnzoo.CnnzooValueError` if :meth:`prune_intermediate_layers` removed stages.
+
+        A pruned network's head no longer fits its last map, so ``forward`` and ``forward_head`` refuse
+        (a named error instead of a shape mismatch deep inside); :meth:`forward_intermediates` and
+        ``forward_features`` (the last kept stage's map) are the ways to use it."""
+        if self._stages_pruned:
+            kept = ", ".join(stage.name for stage in self.stage_specs)
+            raise CnnzooValueError(
+                f"this {type(self).__name__} was pruned by prune_intermediate_layers to its stages {kept}: its head "
+                "no longer fits. Use model.forward_intermediates(x, intermediates_only=True) or "
+                "model.forward_features(x); build a new model to classify."
+            )
 
     # -- timm's feature API ----------------------------------------------------------------------
     def _feature_indices(self, indices: int | Sequence[int] | None) -> list[int]:
@@ -359,8 +382,6 @@ class ZooModel(nn.Module):
                 raise CnnzooValueError(f"indices={indices} asks for the last {indices} stages; "
                                        f"{type(self).__name__} has {count} ({', '.join(self.stages)}).")
             return list(range(count - indices, count))
-        from cnnzoo.transfer import check_out_indices
-
         chosen = check_out_indices(indices) or []
         for index in chosen:
             if not -count <= index < count:
@@ -426,15 +447,21 @@ class ZooModel(nn.Module):
 
         Their modules become ``nn.Identity`` and :attr:`feature_info` lists the stages kept; with
         ``prune_head`` the classifier goes too (``reset_classifier(0)``). Returns the stage indices
-        :meth:`forward_intermediates` then takes. After pruning, ``forward_intermediates`` is the way to
-        use the network; ``prune_norm`` is accepted for timm's signature (no final norm to prune).
+        :meth:`forward_intermediates` then takes. Once stages are gone, ``forward_intermediates`` and
+        ``forward_features`` are the way to use the network: ``forward`` and ``forward_head`` raise a
+        :class:`~cnnzoo.CnnzooValueError` (see :meth:`check_whole`), where timm's networks would fail on
+        a shape mismatch or return an unpooled map. ``prune_norm`` is accepted for timm's signature (no
+        final norm to prune). Arguments are checked before anything changes.
         """
         take = self._feature_indices(indices)
+        for flag, value in (("prune_norm", prune_norm), ("prune_head", prune_head)):
+            if not isinstance(value, bool):
+                raise CnnzooValueError(f"{flag} must be True or False, got {value!r}.")
         keep = max(take) + 1
         if keep < len(self.stage_specs):
             for stage in self.stage_specs[keep:]:
                 for path in stage.modules:
-                    self.set_submodule(path, nn.Identity())
+                    _set_submodule(self, path, nn.Identity())
             self.stage_specs = self.stage_specs[:keep]
             self._stages_pruned = True
         if prune_head:
@@ -487,7 +514,7 @@ class ZooModel(nn.Module):
             reference = next(self.get_submodule(name).parameters(), None)
             if reference is not None:
                 module = module.to(device=reference.device, dtype=reference.dtype)
-            self.set_submodule(name, module)
+            _set_submodule(self, name, module)
         self.num_classes = num_classes
         self.head_config = None if hidden is None and not dropout else {"hidden": hidden, "dropout": dropout}
         self.default_cfg = {**self.default_cfg, "num_classes": num_classes}
@@ -577,6 +604,7 @@ class PooledClassifierModel(ZooModel):
         return self._checkpointed_stages(self.features, x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        self.check_whole()
         x = torch.flatten(self.avgpool(x), 1)
         # the hidden layers one by one: a slice is a new Sequential, which torch.fx cannot find in the model
         for layer in self.classifier[:-1]:

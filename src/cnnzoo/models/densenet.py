@@ -275,6 +275,7 @@ class DenseNet(ZooModel):
         return x
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        self.check_whole()
         x = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
         return x if pre_logits else self.classifier(x)
 

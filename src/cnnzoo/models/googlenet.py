@@ -189,12 +189,14 @@ class _InceptionV1(ZooModel):
 
     @staticmethod
     def _inception_stages(stem: tuple[str, ...]) -> tuple[Stage, ...]:
-        """The stem's weighted layers, then Inception 3, 4 and 5 (Table 1), each up to the pool after it."""
+        """The stem's layers up to conv3, then Inception 3, 4 and 5 (Table 1), each from the max pool that
+        halves the map before it: a stage's map is its last module's output, and pruning a stage
+        (``prune_intermediate_layers``) removes its pool with it."""
         return (
             Stage("stem", stem, 192, 4),
-            Stage("inception3", ("inception3a", "inception3b"), 480, 8),
-            Stage("inception4", tuple(f"inception4{i}" for i in "abcde"), 832, 16),
-            Stage("inception5", ("inception5a", "inception5b"), 1024, 32),
+            Stage("inception3", ("maxpool2", "inception3a", "inception3b"), 480, 8),
+            Stage("inception4", ("maxpool3", *(f"inception4{i}" for i in "abcde")), 832, 16),
+            Stage("inception5", ("maxpool4", "inception5a", "inception5b"), 1024, 32),
         )
 
     def _backbone(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
@@ -214,11 +216,13 @@ class _InceptionV1(ZooModel):
         return self._backbone(x)[0]
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        self.check_whole()
         x = self.dropout(torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.fc(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:  # type: ignore[override]
         self.check_input(x)
+        self.check_whole()
         features, aux1, aux2 = self._backbone(x)
         logits = self.forward_head(features)
         if aux1 is not None and aux2 is not None:

@@ -82,6 +82,7 @@ class LeNet5(ZooModel):
         return self._checkpointed_stages(self.features, x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        self.check_whole()
         x = self.act6(self.f6(torch.flatten(self.pool(x), 1)))
         return x if pre_logits else self.output(x)
 

@@ -88,6 +88,7 @@ class NIN(ZooModel):
         return self._checkpointed_stages(self.features, x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        self.check_whole()
         if pre_logits:
             # the map cccp8 reads, averaged over space: num_features values per image
             return torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)

@@ -151,6 +151,7 @@ class _ResidualNetwork(ZooModel):
     first_conv_name = "conv1"
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        self.check_whole()
         x = torch.flatten(self.avgpool(x), 1)
         return x if pre_logits else self.fc(x)
 

@@ -136,7 +136,10 @@ def _private_api_problems() -> list[str]:
     return problems
 
 
+# traced by torch.export or torch.compile, the answer is a constant: torch 2.4's Dynamo cannot trace the
+# reading of an operator's schema inside
 @functools.cache
+@torch.compiler.assume_constant_result
 def fused_available() -> bool:
     """Whether this PyTorch has the private functions the fused operator calls, as it calls them.
 
@@ -165,7 +168,10 @@ def hook_free(modules: Sequence[nn.Module], recurse: bool = True) -> bool:
 
 def _exporting() -> bool:
     is_exporting = getattr(torch.compiler, "is_exporting", None)
-    return bool(is_exporting and is_exporting())
+    if is_exporting is None:
+        # torch 2.4 has no torch.compiler.is_exporting: there every Dynamo trace, torch.compile's too, counts
+        return torch.compiler.is_compiling()
+    return bool(is_exporting())
 
 
 # leaf modules the operator knows how to stand in for (the ReLU modules it applies as a function)

@@ -30,7 +30,7 @@ import torch
 
 from cnnzoo.errors import CnnzooValueError
 
-__all__ = ["check_lrn_params", "check_scale", "local_response_norm"]
+__all__ = ["check_lrn_params", "check_scale", "local_response_norm", "lrn_checked"]
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +181,16 @@ def _lrn_backward_default(grad: torch.Tensor, x: torch.Tensor, size: int, alpha:
 
 
 # The bodies above are the default kernels (CPU and any device without its own); CUDA gets Triton below.
-lrn = torch.library.custom_op("cnnzoo::lrn", _lrn_default, mutates_args=())
-lrn_backward = torch.library.custom_op("cnnzoo::lrn_backward", _lrn_backward_default, mutates_args=())
+# The schemas are spelt out (the ones torch >= 2.5 infers) because torch 2.4 cannot infer a schema from the
+# string annotations ``from __future__ import annotations`` makes.
+lrn = torch.library.custom_op(
+    "cnnzoo::lrn", _lrn_default, mutates_args=(),
+    schema="(Tensor x, SymInt size, float alpha, float beta, float k) -> Tensor",
+)
+lrn_backward = torch.library.custom_op(
+    "cnnzoo::lrn_backward", _lrn_backward_default, mutates_args=(),
+    schema="(Tensor grad, Tensor x, SymInt size, float alpha, float beta, float k) -> Tensor",
+)
 
 
 @lrn.register_fake
@@ -280,7 +288,7 @@ def local_response_norm(
     """
     check_lrn_params(size, alpha, beta, k)
     check_scale(scale)
-    return _scaled_lrn(x, size, float(alpha), float(beta), float(k), scale)
+    return lrn_checked(x, size, float(alpha), float(beta), float(k), scale)
 
 
 def check_scale(scale: Any) -> None:
@@ -289,7 +297,12 @@ def check_scale(scale: Any) -> None:
         raise CnnzooValueError(f"LocalResponseNorm scale must be 'pytorch' or 'paper', got {scale!r}.")
 
 
-def _scaled_lrn(x: torch.Tensor, size: int, alpha: float, beta: float, k: float, scale: str) -> torch.Tensor:
-    """The op under either scaling, for callers whose parameters are checked already (the op checks ``x``)."""
+def lrn_checked(x: torch.Tensor, size: int, alpha: float, beta: float, k: float, scale: str) -> torch.Tensor:
+    """The LRN op under either scaling, for callers that checked the parameters once already.
+
+    :class:`cnnzoo.layers.LocalResponseNorm` checks ``size``, ``alpha``, ``beta``, ``k`` and ``scale`` when
+    it is built and calls this on every forward pass; :func:`local_response_norm` checks them on every
+    call. The op itself checks ``x``. ``scale="paper"`` uses Krizhevsky et al.'s equation (alpha not
+    divided by ``size``), ``"pytorch"`` torch.nn.LocalResponseNorm's."""
     # the op divides alpha by size, as PyTorch does; multiplying first gives the paper's equation
     return torch.ops.cnnzoo.lrn(x, size, alpha * size if scale == "paper" else alpha, beta, k)
