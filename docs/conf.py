@@ -24,7 +24,8 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
-exclude_patterns = ["_build"]
+# generated pages are included by the pages that show them, never built on their own
+exclude_patterns = ["_build", "_generated"]
 # furo: a maintained theme with a readable sidebar on phones, light and dark modes, and no JavaScript
 # framework -- the PyData projects our users know (pip, attrs, urllib3) read the same way
 html_theme = "furo"

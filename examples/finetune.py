@@ -17,8 +17,12 @@ represented in proportion. A class of two or more images gives at least one to v
 for training; a class of a single image keeps it for training, since a class the model never sees cannot be
 learned, and so has no validation images (its per-class accuracy reads ``-``).
 Writes to ``--output`` (default ``runs/MODEL``): the fine-tuned model (``cnnzoo.create(OUTPUT/"model")``
-reloads it), ``metrics.json`` (loss and accuracy per epoch, per-class accuracy, confusion matrix) and, when
-matplotlib is installed (``pip install -e ".[examples]"``), ``confusion_matrix.png`` and ``curves.png``.
+reloads it), ``metrics.json`` (loss, accuracy and seconds per epoch, per-class accuracy, the confusion matrix,
+the wrongly predicted validation images, and how the run was made: its command, every setting with the
+defaults it took, the Python, torch, torchvision and cnnzoo versions, the device, when it started and how long
+it took) and, when matplotlib is installed (``pip install -e ".[examples]"``), ``confusion_matrix.png``,
+``curves.png`` and ``mistakes.png`` (the wrongly predicted validation images, each under its true and its
+predicted class).
 
 On a small GPU, ``--amp bf16`` (or ``fp16``, with loss scaling) runs the forward pass in half precision and
 ``--memory-efficient`` recomputes activations in backward instead of keeping them; ``cnnzoo memory MODEL --budget
@@ -33,13 +37,20 @@ import argparse
 import json
 import math
 import os
+import platform
+import shlex
 import sys
+import time
 import warnings
+from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import NoReturn
 
 import torch
 import torch.distributed as dist
+import torchvision
+from PIL import Image
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
@@ -111,7 +122,9 @@ def autocast_works(device: str, dtype: torch.dtype) -> bool:
     if not torch.amp.is_autocast_available(device_type):
         return False
     if device_type == "cuda":  # asked, not tried: under torchrun a tensor here would put every process on GPU 0
-        return dtype == torch.float16 or torch.cuda.is_bf16_supported()
+        # bfloat16 is native from compute capability 8 (Ampere); is_bf16_supported() also says yes to
+        # older cards, which emulate it slowly and have no bfloat16 convolutions in cuDNN
+        return dtype == torch.float16 or torch.cuda.get_device_capability(torch.device(device).index)[0] >= 8
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -262,18 +275,35 @@ def autocast(device: str, amp: str) -> torch.autocast:
 
 
 def evaluate(model: nn.Module, loader: DataLoader, num_classes: int, device: str,
-             amp: str = "off") -> tuple[float, torch.Tensor]:
+             amp: str = "off") -> tuple[float, torch.Tensor, torch.Tensor]:
+    """The mean loss over ``loader``'s images, the confusion matrix (a row per true class, a column per
+    predicted class) and the class predicted for each image, in the loader's order."""
     model.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
-    total_loss, count = 0.0, 0
+    total_loss, count, guesses = 0.0, 0, []
     with torch.no_grad(), autocast(device, amp):
         for images, labels in loader:
             logits = model(images.to(device)).float().cpu()
             total_loss += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
             count += len(labels)
-            for truth, guess in zip(labels, logits.argmax(1)):
+            guesses.append(logits.argmax(1))
+            for truth, guess in zip(labels, guesses[-1]):
                 confusion[truth, guess] += 1
-    return total_loss / max(count, 1), confusion
+    return total_loss / max(count, 1), confusion, torch.cat(guesses) if guesses else torch.zeros(0, dtype=torch.long)
+
+
+def wrong_images(dataset: torch.utils.data.Dataset, guesses: torch.Tensor, classes: list[str],
+                 root: Path) -> list[dict]:
+    """The images of ``dataset`` (an ImageFolder, or a Subset of one) whose predicted class in ``guesses``
+    (in the dataset's order) is not their own: each as its file, relative to ``root``, its true class and
+    the class predicted."""
+    if isinstance(dataset, Subset):
+        samples = [dataset.dataset.samples[index] for index in dataset.indices]
+    else:
+        samples = dataset.samples
+    return [{"image": Path(os.path.relpath(path, root)).as_posix(), "true": classes[label],
+             "predicted": classes[guess]}
+            for (path, label), guess in zip(samples, guesses.tolist(), strict=True) if guess != label]
 
 
 def start_distributed(device: str) -> tuple[int, int, str]:
@@ -294,7 +324,21 @@ def start_distributed(device: str) -> tuple[int, int, str]:
     return dist.get_rank(), world_size, device
 
 
-def plot(history: list[dict], confusion: torch.Tensor, classes: list[str], output: Path) -> bool:
+#: How many wrongly predicted images ``mistakes.png`` shows at most (the first ones, in the folder's order).
+MISTAKES_SHOWN = 24
+#: ``mistakes.png``'s layout, in inches: eight images to a row, each row this tall, plus the title's height.
+MISTAKES_PER_ROW, MISTAKES_ROW_HEIGHT, MISTAKES_TITLE_HEIGHT = 8, 1.55, 0.5
+
+
+def plot(history: list[dict], confusion: torch.Tensor, classes: list[str], output: Path, model_name: str,
+         mistakes: Sequence[dict] = (), data: Path | None = None) -> bool:
+    """Draw ``confusion_matrix.png``, ``curves.png`` and ``mistakes.png`` into ``output``; False, with a note,
+    without matplotlib.
+
+    They are drawn to be read at a documentation page's width: class names, counts in every cell, titles
+    and axis labels in words, training and validation in one panel per measure, and the wrongly predicted
+    validation images (files in ``mistakes`` relative to ``data``) each under its true and predicted class.
+    """
     try:
         import matplotlib
 
@@ -303,35 +347,143 @@ def plot(history: list[dict], confusion: torch.Tensor, classes: list[str], outpu
     except ImportError:
         print("matplotlib is not installed: no plots (pip install -e '.[examples]')")
         return False
-    figure, axis = plt.subplots(figsize=(1 + 0.6 * len(classes), 1 + 0.6 * len(classes)))
-    axis.imshow(confusion.numpy(), cmap="Blues")
-    axis.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    axis.set_yticks(range(len(classes)), classes)
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            axis.text(j, i, int(confusion[i, j]), ha="center", va="center")
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    figure.tight_layout()
-    figure.savefig(output / "confusion_matrix.png", dpi=120)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = [h["epoch"] for h in history]
-    left.plot(epochs, [h["train_loss"] for h in history], label="train")
-    left.plot(epochs, [h["val_loss"] for h in history], label="val")
-    left.set_title("loss")
-    left.legend()
-    right.plot(epochs, [h["train_accuracy"] for h in history], label="train")
-    right.plot(epochs, [h["val_accuracy"] for h in history], label="val")
-    right.set_title("accuracy")
-    right.legend()
-    figure.tight_layout()
-    figure.savefig(output / "curves.png", dpi=120)
-    plt.close("all")
+    with plt.rc_context({"font.size": 11}):
+        for name, figure in (("confusion_matrix.png", _confusion_figure(plt, history, confusion, classes, model_name)),
+                             ("curves.png", _curves_figure(plt, history, model_name)),
+                             ("mistakes.png", _mistakes_figure(plt, mistakes, data, int(confusion.sum()), model_name))):
+            figure.tight_layout()
+            figure.savefig(output / name, dpi=100)
+            plt.close(figure)
     return True
 
 
+def _confusion_figure(plt, history: list[dict], confusion: torch.Tensor, classes: list[str], model_name: str):
+    """The confusion matrix: a row per true class, a column per predicted class, the count in each cell; right
+    answers shaded blue, mistakes red."""
+    import numpy as np
+
+    count = len(classes)
+    # each cell shaded by its share of the true class's images, so classes of different sizes compare
+    shares = (confusion / confusion.sum(1, keepdim=True).clamp(min=1)).numpy()
+    diagonal = np.eye(count, dtype=bool)
+    side = max(4.5, 1.6 + 0.45 * count)
+    figure, axis = plt.subplots(figsize=(side, side))
+    axis.imshow(np.ma.masked_where(~diagonal, shares), cmap="Blues", vmin=0, vmax=1)
+    axis.imshow(np.ma.masked_where(diagonal | (shares == 0), shares), cmap="Reds", vmin=-0.4, vmax=1)
+    slanted = max((len(name) for name in classes), default=0) > 3
+    axis.set_xticks(range(count), classes, rotation=45 if slanted else 0, ha="right" if slanted else "center")
+    axis.set_yticks(range(count), classes)
+    for i in range(count):
+        for j in range(count):
+            cell = int(confusion[i, j])
+            # zeros in light grey, so the few mistakes stand out; white on the darkest cells
+            colour = "white" if shares[i, j] > 0.5 else ("#b0b0b0" if cell == 0 else "black")
+            axis.text(j, i, cell, ha="center", va="center", color=colour,
+                      fontweight="bold" if cell and i != j else "normal")
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    total, right = int(confusion.sum()), int(confusion.diag().sum())
+    accuracy = f"{right / total:.1%}" if total else "-"
+    epoch = f" after epoch {history[-1]['epoch']}" if history else ""
+    axis.set_title(f"{model_name}{epoch}: {right} of {total} validation\n"
+                   f"images predicted right ({accuracy}); mistakes in red", fontsize=11)
+    return figure
+
+
+def _curves_figure(plt, history: list[dict], model_name: str):
+    """Loss and accuracy per epoch, training beside validation, one panel each."""
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(8.6, 3.9))
+    epochs = [h["epoch"] for h in history]
+    for axis, key, title in ((loss_axis, "loss", "loss (cross-entropy): lower is better"),
+                             (accuracy_axis, "accuracy", "accuracy: higher is better")):
+        axis.plot(epochs, [h[f"train_{key}"] for h in history], "o-", label="training (average over the epoch)")
+        axis.plot(epochs, [h[f"val_{key}"] for h in history], "s-", label="validation (end of the epoch)")
+        axis.set_title(title, fontsize=11)
+        axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+    loss_axis.set_ylim(bottom=0)
+    accuracy_axis.yaxis.set_major_formatter(PercentFormatter(1.0))
+    loss_axis.legend()
+    figure.suptitle(f"{model_name}: training and validation, epoch by epoch", fontsize=12)
+    return figure
+
+
+def _mistakes_figure(plt, mistakes: Sequence[dict], data: Path | None, total: int, model_name: str):
+    """The first :data:`MISTAKES_SHOWN` wrongly predicted validation images, each under its true and predicted
+    class (:data:`MISTAKES_PER_ROW` to a row)."""
+    shown = list(mistakes)[:MISTAKES_SHOWN]
+    columns = min(max(len(shown), 1), MISTAKES_PER_ROW)
+    rows = math.ceil(max(len(shown), 1) / columns)
+    figure, axes = plt.subplots(rows, columns, squeeze=False,
+                                figsize=(1.1 * columns + 0.3, MISTAKES_ROW_HEIGHT * rows + MISTAKES_TITLE_HEIGHT))
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, mistake in zip(axes.flat, shown):
+        with Image.open(Path(data) / mistake["image"]) as picture:
+            picture.thumbnail((256, 256))
+            if picture.mode in ("1", "L", "LA"):
+                axis.imshow(picture.convert("L"), cmap="gray", vmin=0, vmax=255)
+            else:
+                axis.imshow(picture.convert("RGB"))
+        axis.set_title(f"true {mistake['true']}\nguessed {mistake['predicted']}", fontsize=10)
+    if not shown:
+        axes[0, 0].text(0.5, 0.5, "no mistakes", ha="center", va="center", fontsize=12)
+    wrong = len(mistakes)
+    first = "" if len(shown) == wrong else f"; the first {len(shown)}"
+    figure.suptitle(f"{model_name}: {wrong} of {total} validation images predicted wrong{first}",
+                    fontsize=11 if columns > 3 else 9)
+    return figure
+
+
+def device_name(device: str) -> str:
+    """The hardware behind ``device`` in words: the GPU's name, or the CPU's model name where the system
+    says it (``/proc/cpuinfo`` on Linux), else the processor type."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    if device.startswith("mps"):
+        return f"Apple MPS on {platform.machine()}"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def run_record(argv: list[str], args: argparse.Namespace, output: Path, device: str, world_size: int) -> dict:
+    """How a run was made, for its ``metrics.json``: a command that repeats it, every setting (the defaults it
+    took included, ``--device auto`` resolved), the versions and the device, so a results file documents
+    itself."""
+    script = os.path.relpath(__file__)
+    if script.startswith(".."):
+        script = os.path.abspath(__file__)
+    if world_size > 1:
+        per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
+        nodes = [] if per_node == world_size else ["--nnodes", str(world_size // per_node)]
+        launcher = ["torchrun", *nodes, "--nproc-per-node", str(per_node)]
+    else:
+        launcher = ["python"]
+    settings = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
+    settings["output"] = str(output)
+    return {
+        "command": shlex.join([*launcher, script, *argv]),
+        "settings": settings,
+        "environment": {
+            "python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "cnnzoo": cnnzoo.__version__, "platform": platform.platform(), "device": device,
+            "device_name": device_name(device), "torch_threads": torch.get_num_threads(), "processes": world_size,
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    started, start = datetime.now(timezone.utc), time.perf_counter()
     rank, world_size, device = start_distributed(args.device)
     say = print if rank == 0 else lambda *_, **__: None
     # the same seed everywhere: every process builds the same model and the same train/val split
@@ -372,9 +524,11 @@ def main(argv: list[str] | None = None) -> int:
 
     history: list[dict] = []
     confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
+    guesses = torch.zeros(0, dtype=torch.long)
     for epoch in range(1, args.epochs + 1):
         if sampler is not None:
             sampler.set_epoch(epoch)  # a new shuffle each epoch, the same on every process
+        epoch_start = time.perf_counter()
         trained.train()
         seen, correct, total_loss = 0, 0, 0.0
         for images, labels in tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", leave=False, disable=rank != 0):
@@ -398,32 +552,42 @@ def main(argv: list[str] | None = None) -> int:
         if rank != 0:
             continue
         # rank 0 evaluates the plain network on the whole validation set: no collective, no padded duplicates
-        val_loss, confusion = evaluate(model, val_loader, len(classes), device, args.amp)
+        val_loss, confusion, guesses = evaluate(model, val_loader, len(classes), device, args.amp)
         record = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
-                  "val_loss": val_loss, "val_accuracy": confusion.diag().sum().item() / max(confusion.sum().item(), 1)}
+                  "val_loss": val_loss, "val_accuracy": confusion.diag().sum().item() / max(confusion.sum().item(), 1),
+                  "seconds": round(time.perf_counter() - epoch_start, 1)}
         history.append(record)
         print(f"epoch {epoch}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f} | "
               f"val loss {val_loss:.4f} acc {record['val_accuracy']:.3f}")
 
     if rank == 0:
-        save(args, model, history, confusion, classes, output)
+        run = run_record(argv, args, output, device, world_size)
+        run["images"] = {"training": len(train_set), "validation": len(val_set)}
+        run["started"] = started.isoformat(timespec="seconds")
+        run["seconds"] = round(time.perf_counter() - start, 1)
+        mistakes = wrong_images(val_set, guesses, classes, args.data) if history else []
+        save(run, model, history, confusion, classes, output, mistakes, args.data)
     if world_size > 1:
         dist.destroy_process_group()
     return 0
 
 
-def save(args: argparse.Namespace, model: nn.Module, history: list[dict], confusion: torch.Tensor,
-         classes: list[str], output: Path) -> None:
+def save(run: dict, model: nn.Module, history: list[dict], confusion: torch.Tensor, classes: list[str],
+         output: Path, mistakes: list[dict], data: Path) -> None:
+    """Print the per-class accuracy; write the model, ``metrics.json`` (the run's record ``run``, from
+    :func:`run_record`, and its results: ``mistakes`` are the last evaluation's wrongly predicted images,
+    files relative to ``data``) and the plots."""
     per_class = {name: (confusion[i, i].item() / confusion[i].sum().item()) if confusion[i].sum() else None
                  for i, name in enumerate(classes)}
     print("per-class validation accuracy:")
     for name, accuracy in per_class.items():
         print(f"  {name:<20} {'-' if accuracy is None else f'{accuracy:.3f}'}")
     cnnzoo.save_pretrained(model, output / "model")
+    model_name = run["settings"]["model"]
     (output / "metrics.json").write_text(json.dumps(
-        {"model": args.model, "classes": classes, "history": history, "per_class_accuracy": per_class,
-         "confusion_matrix": confusion.tolist()}, indent=2) + "\n")
-    plot(history, confusion, classes, output)
+        {"model": model_name, **run, "classes": classes, "history": history, "per_class_accuracy": per_class,
+         "confusion_matrix": confusion.tolist(), "mistakes": mistakes}, indent=2) + "\n")
+    plot(history, confusion, classes, output, model_name, mistakes, data)
     print(f"saved to {output}")
 
 

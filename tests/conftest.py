@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,21 @@ def _refuse(*args: object, **kwargs: object) -> None:
     raise NetworkAccessError(f"tests must not use the network (attempted connection to {args[1:]!r})")
 
 
+_connect = socket.socket.connect
+
+
+def _connect_locally_only(sock: socket.socket, address: object) -> None:
+    """Connect a local (Unix domain) socket, refuse any other: multiprocessing's workers, as DataLoader's
+    ``num_workers`` starts them, hand tensors back over local sockets, which reach no network."""
+    if getattr(socket, "AF_UNIX", None) is not None and sock.family == socket.AF_UNIX:
+        return _connect(sock, address)
+    _refuse(sock, address)
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Fail loudly on any connection attempt; point torch.hub and the Hugging Face cache at empty folders."""
-    monkeypatch.setattr(socket.socket, "connect", _refuse)
+    monkeypatch.setattr(socket.socket, "connect", _connect_locally_only)
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: _refuse(None, *a))
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
@@ -110,3 +122,159 @@ def hf_cache() -> Callable[..., Path]:
         return snapshot
 
     return put
+
+
+# -- published weights, made offline -----------------------------------------------------------------------
+
+#: Arguments torchvision's builder needs to make a file shaped like the one torchvision publishes at a tag's
+#: URL: torchvision's GoogLeNet file holds its auxiliary classifiers.
+TORCHVISION_FILE_ARGS: dict[str, dict[str, object]] = {"googlenet": {"aux_logits": True, "init_weights": True}}
+
+
+def pretrained_entry(name: str):
+    """The table's entry for ``model.tag`` (as ``cnnzoo.list_models(pretrained=True)`` names it); fails the
+    test, suggesting close names, for a name the table does not hold."""
+    import difflib
+
+    import cnnzoo
+    from cnnzoo.pretrained import PRETRAINED
+
+    model, _, tag = name.partition(".")
+    entry = PRETRAINED.get(model, {}).get(tag)
+    if entry is None:
+        close = difflib.get_close_matches(name, cnnzoo.list_models(pretrained=True), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        pytest.fail(f"{name!r} is not a published weights tag: cnnzoo.list_models(pretrained=True) lists "
+                    f"them as model.tag{hint}", pytrace=False)
+    return entry
+
+
+def hub_copy_of_timm(name: str, hf_cache: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> torch.nn.Module:
+    """timm's model for the Hub tag ``name`` (``model.tag``) with random weights, published to the fake
+    Hugging Face cache as timm publishes the tag: its ``model.safetensors`` in timm's layout (VGG's too,
+    which cnnzoo remaps). Where the table pins the published file's SHA-256, the pin becomes this copy's."""
+    import dataclasses
+
+    import timm
+    from safetensors.torch import save
+
+    from cnnzoo.pretrained import PRETRAINED
+
+    entry = pretrained_entry(name)
+    assert entry.hf_hub_id, f"{name} is published at a URL, not on the Hugging Face Hub: use with_real_hash"
+    reference = timm.create_model(entry.model, pretrained=False, num_classes=entry.num_classes).eval()
+    data = save({key: value.contiguous() for key, value in reference.state_dict().items()})
+    hf_cache(entry.hf_hub_id, {"model.safetensors": data})
+    if entry.sha256:
+        pinned = dataclasses.replace(entry, sha256=hashlib.sha256(data).hexdigest())
+        monkeypatch.setitem(PRETRAINED[entry.model], entry.tag, pinned)
+    return reference
+
+
+def with_real_hash(entry, file: Path | bytes, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put ``file`` in torch.hub's cache under the name a genuine download of ``entry``'s URL would have,
+    its own SHA-256 prefix in it (``alexnet-<prefix>.pth``), and point the table at that URL."""
+    import dataclasses
+
+    from cnnzoo.pretrained import PRETRAINED
+
+    data = file.read_bytes() if isinstance(file, Path) else file
+    prefix = hashlib.sha256(data).hexdigest()[:8]
+    stem = Path(entry.url).name.rsplit("-", 1)[0]
+    url = f"https://download.pytorch.org/models/{stem}-{prefix}.pth"
+    monkeypatch.setitem(PRETRAINED[entry.model], entry.tag, dataclasses.replace(entry, url=url))
+    target = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return target
+
+
+def url_copy_of_torchvision(name: str, monkeypatch: pytest.MonkeyPatch) -> torch.nn.Module:
+    """torchvision's model for the URL tag ``name`` (``alexnet.tv_in1k``) with random weights, saved where
+    cnnzoo looks for the tag's download offline (torch.hub's checkpoints folder, hash prefix matching)."""
+    import io
+
+    import torchvision
+
+    entry = pretrained_entry(name)
+    assert entry.url and not entry.hf_hub_id, f"{name} is on the Hugging Face Hub: use hub_copy_of_timm"
+    arguments = {**entry.model_args, **TORCHVISION_FILE_ARGS.get(entry.model, {})}
+    reference = torchvision.models.get_model(entry.model, weights=None, num_classes=entry.num_classes, **arguments)
+    buffer = io.BytesIO()
+    torch.save(reference.state_dict(), buffer)
+    with_real_hash(entry, buffer.getvalue(), monkeypatch)
+    return reference.eval()
+
+
+@pytest.fixture
+def publish_weights(
+    hf_cache: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., dict[str, torch.nn.Module]]:
+    """Publish random-weight copies of tags (``model.tag``) where cnnzoo's loader finds them offline: Hub tags
+    in the fake Hugging Face cache, torchvision URL tags in torch.hub's cache. Returns each tag's reference
+    model (timm's or torchvision's, holding the published weights); an unknown tag fails the test."""
+
+    def publish(names: Iterable[str]) -> dict[str, torch.nn.Module]:
+        names = list(dict.fromkeys(names))
+        entries = [pretrained_entry(name) for name in names]  # every name checked before anything is written
+        return {
+            name: hub_copy_of_timm(name, hf_cache, monkeypatch)
+            if entry.hf_hub_id
+            else url_copy_of_torchvision(name, monkeypatch)
+            for name, entry in zip(names, entries)
+        }
+
+    return publish
+
+
+# -- a small flowers folder --------------------------------------------------------------------------------
+
+#: The class folders of TensorFlow's flower_photos data set, which the docs fine-tune on.
+FLOWER_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
+
+
+def make_flower_photos(root: Path, images_per_class: int = 6, size: tuple[int, int] = (80, 60), seed: int = 0) -> Path:
+    """A folder laid out as flower_photos (one folder of RGB JPEGs per class, ``ImageFolder`` reads it),
+    with small random images, the same for the same seed."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    for name in FLOWER_CLASSES:
+        folder = root / name
+        folder.mkdir(parents=True)
+        for index in range(images_per_class):
+            pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{name}_{index}.jpg", quality=90)
+    return root
+
+
+@pytest.fixture
+def flower_photos(tmp_path: Path) -> Path:
+    """``tmp_path/flower_photos``: five class folders of six 80x60 RGB JPEGs (see make_flower_photos)."""
+    return make_flower_photos(tmp_path / "flower_photos")
+
+
+# -- the registry, put back after a test registers models --------------------------------------------------
+
+
+@contextlib.contextmanager
+def registry_restored() -> Iterator[None]:
+    """Undo, on exit, the models and tags registered inside: the registry's tables hold what they held on
+    entry, in place (the same dictionaries, so monkeypatch's own undo of an entry still lands)."""
+    from cnnzoo import registry
+
+    tables = (registry._REGISTRY, registry.PRETRAINED, registry.DEFAULT_TAGS)
+    saved = [dict(table) for table in tables]
+    tags = {model: dict(by_tag) for model, by_tag in registry.PRETRAINED.items()}
+    try:
+        yield
+    finally:
+        for table, before in zip(tables, saved):
+            table.clear()
+            table.update(before)
+        for model, by_tag in tags.items():
+            registry.PRETRAINED[model].clear()
+            registry.PRETRAINED[model].update(by_tag)
+        registry._cached_info.cache_clear()

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import cnnzoo
-from cnnzoo import registry
+from conftest import registry_restored
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "contributing.rst"
 
@@ -26,14 +26,10 @@ def _family_example() -> str:
 
 @pytest.fixture
 def tinynet():
-    saved = dict(registry._REGISTRY), dict(registry.PRETRAINED), dict(registry.DEFAULT_TAGS)
-    namespace: dict[str, object] = {"__name__": "tinynet_family"}
-    exec(compile(_family_example(), str(PAGE), "exec"), namespace)  # noqa: S102 - our own documentation
-    yield namespace
-    for table, before in zip((registry._REGISTRY, registry.PRETRAINED, registry.DEFAULT_TAGS), saved):
-        table.clear()
-        table.update(before)
-    registry._cached_info.cache_clear()
+    with registry_restored():
+        namespace: dict[str, object] = {"__name__": "tinynet_family"}
+        exec(compile(_family_example(), str(PAGE), "exec"), namespace)  # noqa: S102 - our own documentation
+        yield namespace
 
 
 def test_the_worked_example_registers_a_family_with_the_parameter_count_its_docstring_gives(tinynet):

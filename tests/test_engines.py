@@ -13,9 +13,13 @@ from __future__ import annotations
 import copy
 import datetime
 import functools
+import itertools
 import os
+import subprocess
 import sys
+import textwrap
 import traceback
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,7 +30,7 @@ from torch.nn import functional as F
 
 import cnnzoo
 from cnnzoo.layers import LocalResponseNorm
-from conftest import FAST_MODELS, smallest_of_each_family, tiered
+from conftest import FAST_MODELS, make_flower_photos, smallest_of_each_family, tiered
 
 
 FAMILIES = smallest_of_each_family()  # alexnet_2012 and googlenet_2014 among them: the LRN op is in every family test
@@ -165,6 +169,60 @@ def test_fsdp2_fully_shard_gives_the_gradients_of_one_process(distributed, rank)
                     f"{result['fsdp_unsupported']}")
     assert result["fsdp_sharded"], "fully_shard should have turned every parameter into a DTensor shard"
     _assert_same_gradients(result["fsdp_train"], distributed["reference"]["train"])
+
+
+# -- the page's torchrun script, run as the page says ---------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _torchrun_script(page: Path) -> str:
+    """The python code block of ``page`` that joins a process group: the one a ``.. no-test:`` comment naming
+    torchrun keeps from the docs tests, dedented."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    blocks = []
+    for index, line in enumerate(lines):
+        if line.strip() != ".. code-block:: python":
+            continue
+        body = list(itertools.takewhile(lambda text: not text or text.startswith(" "), lines[index + 1:]))
+        before = next((text for text in reversed(lines[:index]) if text.strip()), "")
+        blocks.append((textwrap.dedent("\n".join(body)).strip() + "\n", before))
+    scripts = [(code, before) for code, before in blocks if "init_process_group" in code]
+    assert len(scripts) == 1, f"{page.name} should hold one script that joins a process group, has {len(scripts)}"
+    code, before = scripts[0]
+    assert before.startswith(".. no-test:") and "torchrun" in before, f"the comment before the script: {before!r}"
+    return code
+
+
+@pytest.mark.slow  # two processes fine-tuning ResNet-50's head on the processor: about a minute on two cores
+def test_the_distributed_page_s_train_ddp_script_trains_on_two_processes_and_saves_the_model(
+        tmp_path, publish_weights):
+    script = _torchrun_script(DOCS / "distributed.rst")
+    # the page's script takes no arguments: it reads ./flower_photos and loads resnet50's default weights,
+    # with batches of 32 per process and the last incomplete one dropped; 13 images of each of the five
+    # classes make one batch a process per epoch
+    assert '"flower_photos"' in script and '"resnet50"' in script and "batch_size=32" in script
+    (tmp_path / "train_ddp.py").write_text(script, encoding="utf-8")
+    make_flower_photos(tmp_path / "flower_photos", images_per_class=13)
+    publish_weights([f"resnet50.{cnnzoo.model_info('resnet50').default_tag}"])  # offline, in conftest's caches
+    # the caches and offline switches conftest.py set in this process's environment, passed on explicitly;
+    # on the processor even where a GPU is (one GPU cannot take two NCCL ranks)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "CNNZOO_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env.update({key: os.environ[key] for key in ("TORCH_HOME", "HF_HOME", "HF_HUB_OFFLINE")})
+    if sys.platform.startswith("linux"):
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # the processes talk over loopback only
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", "train_ddp.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-4000:]
+    # the first process alone prints each epoch and saves the network
+    assert [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("epoch ")] == [
+        f"epoch {n}" for n in range(1, 6)], result.stdout
+    saved = tmp_path / "flowers-resnet50"
+    assert {path.name for path in saved.iterdir()} >= {"config.json", "model.safetensors"}
+    model = cnnzoo.create(saved).eval()
+    assert model.num_classes == 5 and model.default_cfg["architecture"] == "resnet50"
+    assert model(torch.randn(1, 3, 224, 224)).shape == (1, 5)
 
 
 # -- torch.export ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from torchvision.models import get_model_weights
 import cnnzoo
 from cnnzoo import pretrained
 from cnnzoo.pretrained import PRETRAINED
+from conftest import hub_copy_of_timm, with_real_hash
 
 # -- fixtures ------------------------------------------------------------------------------------------
 
@@ -35,14 +36,6 @@ def safetensors_bytes(state: dict[str, torch.Tensor], tmp_path: Path) -> Path:
     path = tmp_path / f"weights-{len(state)}-{id(state)}.safetensors"
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     return path
-
-
-def hub_copy_of_timm(name: str, hf_cache: Callable[..., Path], tmp_path: Path) -> torch.nn.Module:
-    """A timm model with random weights, published to the fake cache as timm publishes ``name``."""
-    model_name = name.split(".")[0]
-    reference = timm.create_model(model_name, pretrained=False).eval()
-    hf_cache(f"timm/{name}", {"model.safetensors": safetensors_bytes(reference.state_dict(), tmp_path)})
-    return reference
 
 
 def same_outputs(ours: torch.nn.Module, reference: torch.nn.Module, size: int = 64, exact: bool = True) -> None:
@@ -123,8 +116,8 @@ def test_model_info_shows_each_tags_source_license_and_accuracy():
 
 
 @pytest.mark.parametrize("name", ["resnet18.tv_in1k", "densenet121.tv_in1k", "seresnet50.ra2_in1k"])
-def test_pretrained_true_through_hub_cache_equals_timm_with_the_same_weights(name, hf_cache, tmp_path):
-    reference = hub_copy_of_timm(name, hf_cache, tmp_path)
+def test_pretrained_true_through_hub_cache_equals_timm_with_the_same_weights(name, hf_cache, tmp_path, monkeypatch):
+    reference = hub_copy_of_timm(name, hf_cache, monkeypatch)
     model_name, tag = name.split(".")
     ours = cnnzoo.create(model_name, pretrained=True) if pretrained.DEFAULT_TAGS[model_name] == tag else cnnzoo.create(name)
     same_outputs(ours, reference)
@@ -132,8 +125,8 @@ def test_pretrained_true_through_hub_cache_equals_timm_with_the_same_weights(nam
 
 
 @pytest.mark.slow
-def test_vgg_from_timm_layout_is_remapped_and_equals_timm(hf_cache, tmp_path):
-    reference = hub_copy_of_timm("vgg11.tv_in1k", hf_cache, tmp_path)
+def test_vgg_from_timm_layout_is_remapped_and_equals_timm(hf_cache, tmp_path, monkeypatch):
+    reference = hub_copy_of_timm("vgg11.tv_in1k", hf_cache, monkeypatch)
     ours = cnnzoo.create("vgg11", pretrained="tv_in1k")
     # timm computes fc6 as a 7x7 convolution, we as a matrix product: the same sums in another order,
     # so equal up to float32 rounding (about 5e-7 here) rather than bit for bit
@@ -142,8 +135,8 @@ def test_vgg_from_timm_layout_is_remapped_and_equals_timm(hf_cache, tmp_path):
     assert torch.equal(ours.classifier[0].weight, weight.reshape(4096, -1))
 
 
-def test_named_tag_in_name_and_in_pretrained_load_the_same(hf_cache, tmp_path):
-    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, tmp_path)
+def test_named_tag_in_name_and_in_pretrained_load_the_same(hf_cache, tmp_path, monkeypatch):
+    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, monkeypatch)
     a = cnnzoo.create("resnet18.tv_in1k")
     b = cnnzoo.create("resnet18", pretrained="tv_in1k")
     assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
@@ -159,8 +152,8 @@ def test_missing_hub_file_while_offline_says_which_command_downloads_it():
     assert "HF_HUB_OFFLINE" in message and "pretrained=PATH" in message
 
 
-def test_tampered_hub_blob_is_refused(hf_cache, tmp_path):
-    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, tmp_path)
+def test_tampered_hub_blob_is_refused(hf_cache, tmp_path, monkeypatch):
+    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, monkeypatch)
     from huggingface_hub import constants
 
     blob = next((Path(constants.HF_HUB_CACHE) / "models--timm--resnet18.tv_in1k" / "blobs").iterdir())
@@ -191,23 +184,11 @@ def test_network_is_never_touched_even_when_hub_downloads_are_on(monkeypatch):
 # -- torchvision URLs through torch.hub's cache ---------------------------------------------------------
 
 
-def _with_real_hash(entry: pretrained.PretrainedTag, file: Path, monkeypatch) -> Path:
-    """Point the table at a file name carrying ``file``'s own hash, as a genuine download would."""
-    prefix = hashlib.sha256(file.read_bytes()).hexdigest()[:8]
-    stem = Path(entry.url).name.rsplit("-", 1)[0]
-    url = f"https://download.pytorch.org/models/{stem}-{prefix}.pth"
-    monkeypatch.setitem(PRETRAINED[entry.model], entry.tag, dataclasses.replace(entry, url=url))
-    target = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(file.read_bytes())
-    return target
-
-
 def test_alexnet_from_torch_hub_cache_equals_torchvision(tmp_path, monkeypatch):
     reference = torchvision.models.alexnet().eval()
     file = tmp_path / "alexnet.pth"
     torch.save(reference.state_dict(), file)
-    _with_real_hash(PRETRAINED["alexnet"]["tv_in1k"], file, monkeypatch)
+    with_real_hash(PRETRAINED["alexnet"]["tv_in1k"], file, monkeypatch)
     same_outputs(cnnzoo.create("alexnet", pretrained=True), reference, size=96)
 
 
@@ -215,7 +196,7 @@ def test_googlenet_weights_bring_transform_input_and_drop_untrained_aux_heads(tm
     reference = torchvision.models.googlenet(aux_logits=True, transform_input=True, init_weights=True).eval()
     file = tmp_path / "googlenet.pth"
     torch.save(reference.state_dict(), file)
-    _with_real_hash(PRETRAINED["googlenet"]["tv_in1k"], file, monkeypatch)
+    with_real_hash(PRETRAINED["googlenet"]["tv_in1k"], file, monkeypatch)
     ours = cnnzoo.create("googlenet", pretrained=True)
     assert ours.transform_input and ours.aux1 is None
     same_outputs(ours, reference, size=96)
@@ -495,8 +476,8 @@ def test_transforms_for_a_tag_equal_torchvisions_transforms_for_the_weights(name
     torch.testing.assert_close(cnnzoo.transforms_for(name)(pixels), weights.transforms()(pixels), rtol=0, atol=one_level)
 
 
-def test_transforms_for_a_loaded_model_follow_its_weights(hf_cache, tmp_path):
-    hub_copy_of_timm("seresnet50.ra2_in1k", hf_cache, tmp_path)
+def test_transforms_for_a_loaded_model_follow_its_weights(hf_cache, tmp_path, monkeypatch):
+    hub_copy_of_timm("seresnet50.ra2_in1k", hf_cache, monkeypatch)
     model = cnnzoo.create("seresnet50", pretrained=True)
     image = torch.randint(0, 256, (3, 400, 500), dtype=torch.uint8)
     assert cnnzoo.transforms_for(model)(image).shape == (3, 288, 288)
@@ -660,7 +641,7 @@ def test_property_a_corrupted_checkpoint_raises_and_leaves_the_model_as_it_was(h
 
 
 def test_a_bare_word_is_a_tag_never_a_folder_in_the_working_directory(tmp_path, monkeypatch, hf_cache):
-    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, tmp_path)
+    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, monkeypatch)
     monkeypatch.chdir(tmp_path)
     decoy = cnnzoo.save_pretrained(cnnzoo.create("resnet18", num_classes=3), "tv_in1k")
     ours = cnnzoo.create("resnet18", pretrained="tv_in1k")
@@ -825,8 +806,8 @@ def test_any_value_in_any_field_of_a_saved_config_is_read_as_a_model_or_a_weight
     assert all(read[key] is None or isinstance(read[key], dict) for key in ("model_args", "head", "pretrained_cfg"))
 
 
-def test_weights_input_configuration_follows_the_models_channels(hf_cache, tmp_path):
-    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, tmp_path)
+def test_weights_input_configuration_follows_the_models_channels(hf_cache, tmp_path, monkeypatch):
+    hub_copy_of_timm("resnet18.tv_in1k", hf_cache, monkeypatch)
     grey = cnnzoo.create("resnet18", in_chans=1, pretrained=True)
     cfg = grey.pretrained_cfg
     assert cfg["input_size"] == (1, 224, 224) and cfg["tag"] == "tv_in1k"
@@ -963,6 +944,16 @@ def test_a_small_hub_file_is_checked_against_its_git_blob_name(hf_cache, tmp_pat
     (link.parent.parent.parent / "blobs" / git_sha1).write_bytes(data.replace(b"4", b"5"))
     with pytest.raises(cnnzoo.WeightsError, match=f"named {git_sha1} but hashes to"):
         cnnzoo.create("hf-hub:someone/small-blob", pretrained=False)
+
+
+@pytest.mark.parametrize("has_git_hash", [True, False], ids=["huggingface_hub's git_hash", "older hub"])
+def test_git_blob_sha1_is_git_hash_object_with_or_without_huggingface_hubs_git_hash(has_git_hash, monkeypatch):
+    import types
+
+    if not has_git_hash:  # huggingface_hub before 0.24 has no git_hash
+        monkeypatch.setitem(sys.modules, "huggingface_hub.utils.sha", types.ModuleType("huggingface_hub.utils.sha"))
+    for data in (b"", b"hello", bytes(range(256)) * 7):
+        assert pretrained._git_blob_sha1(data) == hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def test_is_saved_directory_reads_a_source_as_create_does(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ from torch import nn
 
 import cnnzoo
 from cnnzoo import registry
+from conftest import registry_restored
 
 SEED_MODELS = [
     "lenet5", "alexnet", "alexnet_2012", "nin", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn",
@@ -24,15 +25,11 @@ SEED_MODELS = [
 @pytest.fixture
 def clean_registry():
     """Let a test register models and forget them afterwards."""
-    saved = dict(registry._REGISTRY), dict(registry.PRETRAINED), dict(registry.DEFAULT_TAGS)
-    yield
-    for table, before in zip((registry._REGISTRY, registry.PRETRAINED, registry.DEFAULT_TAGS), saved):
-        table.clear()
-        table.update(before)
-    registry._cached_info.cache_clear()
+    with registry_restored():
+        yield
 
 
-def test_every_seed_architecture_is_registered():
+def test_every_classic_architecture_is_registered():
     missing = [name for name in SEED_MODELS if not cnnzoo.is_model(name)]
     assert missing == []
 
@@ -131,6 +128,53 @@ def test_model_info_follows_configuration_arguments():
     assert one_channel.mean == pytest.approx((sum((0.485, 0.456, 0.406)) / 3,))
     with pytest.raises(ValueError, match="num_classes"):
         cnnzoo.model_info("resnet50", num_classes=0)
+
+
+# the input of these weights differs from the architecture's default: a resize (tv2_in1k), a size and an
+# interpolation (a1_in1k), a normalisation (ra4_e3600_r224_in1k), an architecture option (googlenet.tv_in1k)
+TAGS_WITH_THEIR_OWN_INPUT = ["resnet50.tv2_in1k", "resnet50.a1_in1k", "resnet34.ra4_e3600_r224_in1k",
+                             "googlenet.tv_in1k"]
+
+
+@pytest.mark.parametrize("name", TAGS_WITH_THEIR_OWN_INPUT)
+@pytest.mark.parametrize("kwargs", [{}, {"num_classes": 5, "in_chans": 1}], ids=["default", "adapted"])
+def test_model_info_of_name_tag_describes_what_create_of_it_builds(name, kwargs, publish_weights):
+    publish_weights([name])
+    model = cnnzoo.create(name, **kwargs)
+    cfg = model.default_cfg
+    info = cnnzoo.model_info(name, **kwargs)
+    model_name, _, tag = name.partition(".")
+    assert (info.name, info.tag, info.default_tag) == (model_name, tag, "tv_in1k")
+    assert cfg["tag"] == tag
+    assert info.input_size == tuple(cfg["input_size"]) and info.crop_pct == pytest.approx(cfg["crop_pct"])
+    assert (info.interpolation, info.mean, info.std) == (cfg["interpolation"], tuple(cfg["mean"]), tuple(cfg["std"]))
+    assert info.num_classes == cfg["num_classes"] == kwargs.get("num_classes", 1000)
+    assert info.parameters == sum(p.numel() for p in model.parameters())
+    expected_gflops = cnnzoo.summary(model.eval(), info.input_size).flops / 1e9
+    assert info.gflops == pytest.approx(expected_gflops)
+    assert info != cnnzoo.model_info(model_name, **kwargs)  # the weights' input, not the architecture's
+
+
+def test_model_info_of_a_bare_name_describes_the_architecture_without_a_tag():
+    info = cnnzoo.model_info("resnet50")
+    assert info.tag is None and info.default_tag == "tv_in1k"
+    assert (info.input_size, info.interpolation) == ((3, 224, 224), "bilinear")
+    assert cnnzoo.model_info("resnet50.a1_in1k").input_size == (3, 288, 288)
+
+
+@pytest.mark.parametrize(("name", "error"), [
+    ("resnet50.no_such_tag", cnnzoo.WeightsError),  # the message lists the model's tags
+    ("lenet5.tv_in1k", cnnzoo.WeightsError),  # no weights published at all
+    ("no_such_model.tv_in1k", cnnzoo.UnknownModelError),
+    ("resnet50.", cnnzoo.UnknownModelError),
+])
+def test_model_info_refuses_a_name_tag_as_create_does(name, error):
+    with pytest.raises(error) as by_create:
+        with torch.device("meta"):
+            cnnzoo.create(name)
+    with pytest.raises(error) as by_info:
+        cnnzoo.model_info(name)
+    assert str(by_info.value) == str(by_create.value)
 
 
 @pytest.mark.parametrize("name", cnnzoo.list_models())
@@ -307,6 +351,30 @@ def test_a_users_model_declares_its_weights_at_registration_and_loads_them(clean
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), reference.state_dict().values()))
     cnnzoo.register_model(name="tiny", overwrite=True)(tiny)  # re-registered without weights: none left
     assert cnnzoo.list_models("tiny", pretrained=True) == []
+
+
+def test_model_info_of_a_plain_modules_tag_describes_what_create_of_it_builds(clean_registry, hf_cache, tmp_path):
+    # a registered plain module has no apply_pretrained_cfg of its own: the weights' input goes over its description
+    from safetensors.torch import save_file
+
+    from cnnzoo.weights import PretrainedTag
+
+    def tiny(num_classes: int = 10, in_chans: int = 3) -> nn.Module:
+        return nn.Sequential(nn.Conv2d(in_chans, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+
+    weights = PretrainedTag("small_in1k", hf_hub_id="me/tiny", publisher="me", resize=112, crop=96,
+                            interpolation="bicubic", mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), num_classes=10)
+    cnnzoo.register_model(name="tiny", input_size=(3, 64, 64), weights=[weights])(tiny)
+    save_file(tiny().state_dict(), str(tmp_path / "w.safetensors"))
+    hf_cache("me/tiny", {"model.safetensors": tmp_path / "w.safetensors"})
+    cfg = cnnzoo.create("tiny.small_in1k").default_cfg
+    info = cnnzoo.model_info("tiny.small_in1k")
+    assert (info.input_size, info.crop_pct, info.interpolation) == ((3, 96, 96), 96 / 112, "bicubic")
+    assert (info.input_size, info.crop_pct, info.interpolation) == (cfg["input_size"], cfg["crop_pct"],
+                                                                    cfg["interpolation"])
+    assert (info.mean, info.std, info.tag) == (cfg["mean"], cfg["std"], cfg["tag"]) == (
+        (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), "small_in1k")
+    assert cnnzoo.model_info("tiny").input_size == (3, 64, 64)
 
 
 def test_a_misspelt_architecture_option_is_named_at_the_call_for_every_model():

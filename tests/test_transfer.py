@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import cnnzoo
-from conftest import smallest_of_each_family
+from conftest import registry_restored, smallest_of_each_family
 
 
 FAMILIES = smallest_of_each_family()
@@ -465,7 +465,59 @@ def test_extract_features_refuses_a_loader_that_yields_no_image_label_batches(lo
 
 
 def test_feature_extractor_and_auto_hidden_width_refuse_what_they_cannot_use():
-    with pytest.raises(cnnzoo.CnnzooValueError, match="cnnzoo model"):
+    with pytest.raises(cnnzoo.CnnzooValueError, match=r"cnnzoo\.models\.ZooModel"):
         cnnzoo.FeatureExtractor(nn.Linear(2, 2))
     with pytest.raises(cnnzoo.CnnzooValueError, match="num_features"):
         cnnzoo.auto_hidden_width(0, 5)
+
+
+# -- a registered plain module: what the helpers need, said (the docs writer's report) -----------------------
+
+
+@pytest.fixture
+def registered_plain_module() -> nn.Module:
+    """``cnnzoo.create`` of a registered builder that returns a plain ``nn.Sequential``, not a ZooModel."""
+    with registry_restored():
+        @cnnzoo.register_model(input_size=(3, 32, 32))
+        def plain_net(num_classes: int = 10, in_chans: int = 3) -> nn.Module:
+            return nn.Sequential(nn.Conv2d(in_chans, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                 nn.Flatten(), nn.Linear(4, num_classes))
+
+        yield cnnzoo.create("plain_net", num_classes=3)
+
+
+_ONE_BATCH = [(torch.randn(2, 3, 32, 32), torch.tensor([0, 1]))]
+
+
+@pytest.mark.parametrize(("helper", "call", "needs"), [
+    ("freeze_backbone", lambda m: cnnzoo.freeze_backbone(m), "get_classifier()"),
+    ("freeze", lambda m: cnnzoo.freeze(m, up_to="block1"), "model.stages"),
+    ("replace_head", lambda m: cnnzoo.replace_head(m, 5, hidden=8), "replace_head() and get_classifier()"),
+    ("param_groups", lambda m: cnnzoo.param_groups(m, lr=0.1), "get_classifier()"),
+    ("FeatureExtractor", lambda m: cnnzoo.FeatureExtractor(m), "forward_features()"),
+    ("features_only=True", lambda m: cnnzoo.create("plain_net", features_only=True), "feature_info"),
+    ("extract_features", lambda m: cnnzoo.extract_features(m, _ONE_BATCH), "forward_head(pre_logits=True)"),
+], ids=["freeze_backbone", "freeze", "replace_head", "param_groups", "FeatureExtractor", "features_only",
+        "extract_features"])
+def test_a_helper_given_a_registered_plain_module_says_it_needs_a_zoo_model(registered_plain_module, helper, call,
+                                                                            needs):
+    # cnnzoo.create built the model, so "build it with cnnzoo.create" was no fix: name what is missing instead
+    model = registered_plain_module
+    before = _whole_state(model)
+    with pytest.raises(cnnzoo.CnnzooValueError) as caught:
+        call(model)
+    message = str(caught.value)
+    assert helper in message and needs in message, message
+    assert "cnnzoo.models.ZooModel" in message and "'Adding your own network'" in message, message
+    assert "build it with cnnzoo.create" not in message.lower(), message
+    _assert_as_before(model, before)
+    assert model.training and not any(m._forward_pre_hooks for m in model.modules())
+
+
+def test_transforms_for_a_module_without_default_cfg_says_what_it_lacks():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    with pytest.raises(cnnzoo.CnnzooValueError) as caught:
+        cnnzoo.transforms_for(model)
+    message = str(caught.value)
+    assert "Sequential has no default_cfg" in message and "register_model" in message, message
+    assert "build it with cnnzoo.create" not in message.lower(), message

@@ -10,7 +10,8 @@ rule and fix all three:
 
 >>> from cnnzoo.compat import build_res50
 >>> model = build_res50("train", num_classes=5, pretrained=False)
->>> model.get_classifier()[0].out_features   # the tutorials' rule: 128 hidden units for 2048 features, 5 classes
+>>> # the tutorials' rule: 128 hidden units for 2048 features, 5 classes
+>>> model.get_classifier()[0].out_features
 128
 """
 

@@ -18,7 +18,7 @@ from cnnzoo import pretrained as pretrained_module
 from cnnzoo.errors import (
     MAX_CHANNELS, CnnzooValueError, UnknownModelError, WeightsError, check_class_count, check_out_indices, check_positive_int,
 )
-from cnnzoo.registry import ModelEntry, get_entry, get_tag, tags_of
+from cnnzoo.registry import ModelEntry, get_entry, get_tag, split_name, tags_of
 
 __all__ = ["create"]
 
@@ -69,7 +69,8 @@ def create(
         >>> model = cnnzoo.create("alexnet", num_classes=5)
         >>> model.get_classifier()
         Linear(in_features=4096, out_features=5, bias=True)
-        >>> model = cnnzoo.create("resnet50.tv2_in1k", num_classes=37)  # torchvision's V2 weights but fc
+        >>> # torchvision's V2 weights, all but the classifier (fc)
+        >>> model = cnnzoo.create("resnet50.tv2_in1k", num_classes=37)
     """
     if num_classes is not None:
         kwargs["num_classes"] = check_class_count(num_classes)
@@ -90,12 +91,7 @@ def create(
         return _create_from_saved(os.fspath(name), pretrained, kwargs, features_only, out_indices)
     name = os.fspath(name)
 
-    model_name, tag = name, None
-    if "." in name:  # never part of a registered name: register_model refuses it, as it separates the tag
-        model_name, _, tag = name.rpartition(".")
-        if not tag:
-            raise UnknownModelError(f"{name!r} ends in a '.' with no tag after it; write {model_name!r} or "
-                                    f"'{model_name}.TAG' (cnnzoo.list_models(pretrained=True) lists the tags).")
+    model_name, tag = split_name(name)
     entry = _get_entry_or_folder_hint(model_name)
     source: bool | str | None = None
     tag_entry = None

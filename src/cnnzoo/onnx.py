@@ -107,7 +107,8 @@ def export_onnx(
 
     Example:
         >>> model = cnnzoo.create("alexnet_2012").eval()
-        >>> program = cnnzoo.export_onnx(model, torch.randn(1, 3, 224, 224), "alexnet_2012.onnx")
+        >>> x = torch.randn(1, 3, 224, 224)
+        >>> program = cnnzoo.export_onnx(model, x, "alexnet_2012.onnx")
     """
     if not isinstance(model, nn.Module):
         raise CnnzooTypeError(f"export_onnx takes a torch.nn.Module, got {type(model).__name__}.")

@@ -53,8 +53,10 @@ def optimize(model: nn.Module, *, channels_last: bool = True, compile: bool = Fa
             ``compile=True``.
 
     Example:
-        >>> model = cnnzoo.optimize(cnnzoo.create("resnet50").cuda(), channels_last=True, compile=True)
-        >>> x = torch.randn(64, 3, 224, 224, device="cuda").contiguous(memory_format=torch.channels_last)
+        >>> model = cnnzoo.create("resnet50").cuda()
+        >>> model = cnnzoo.optimize(model, channels_last=True, compile=True)
+        >>> x = torch.randn(64, 3, 224, 224, device="cuda")
+        >>> x = x.contiguous(memory_format=torch.channels_last)
         >>> with torch.autocast("cuda", dtype=torch.bfloat16):
         ...     logits = model(x)
         >>> model.get_classifier()

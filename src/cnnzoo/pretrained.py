@@ -154,9 +154,13 @@ def _verify_hub_blob(path: Path, pinned_sha256: str | None = None) -> None:
 
 
 def _git_blob_sha1(data: bytes) -> str:
-    """The git blob SHA-1 of ``data`` (``git hash-object``), as huggingface_hub's ``git_hash`` computes it;
-    written out because huggingface_hub 0.23 has no ``git_hash``."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    """The git blob SHA-1 of ``data`` (``git hash-object``): huggingface_hub's ``git_hash``, computed here
+    where huggingface_hub is older than 0.24, which has none."""
+    try:
+        from huggingface_hub.utils.sha import git_hash
+    except ImportError:
+        return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    return git_hash(data)
 
 
 def sha256_of(path: Path) -> str:
@@ -368,7 +372,8 @@ def load_pretrained(
 
     Example:
         >>> model = cnnzoo.create("resnet50", num_classes=5)
-        >>> report = cnnzoo.load_pretrained(model, "tv_in1k")   # all but fc; fc stays a fresh 5-way layer
+        >>> # all but fc, which stays a fresh 5-way layer
+        >>> report = cnnzoo.load_pretrained(model, "tv_in1k")
     """
     path, entry = _resolve(model, source)
     state = read_state_dict(path)

@@ -89,7 +89,11 @@ class ModelInfo:
         crop_pct: the centre-crop fraction for evaluation.
         pretrained_tags: the published weights: source, license, the ImageNet accuracy the publisher
             reports, and the input they expect.
-        default_tag: the tag ``pretrained=True`` loads, or None when no weights are published.
+        default_tag: the tag ``pretrained=True`` loads for the bare name, or None when no weights are
+            published.
+        tag: the weights this describes, for a ``name.tag``: then ``input_size``, ``mean``, ``std``,
+            ``interpolation``, ``crop_pct`` and ``gflops`` are those weights' input, as
+            ``create("name.tag").default_cfg`` has them. None for a bare name, which describes the architecture.
     """
 
     name: str
@@ -106,6 +110,7 @@ class ModelInfo:
     crop_pct: float
     pretrained_tags: tuple[PretrainedTag, ...] = ()
     default_tag: str | None = None
+    tag: str | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -176,9 +181,11 @@ def register_model(
             separates a model name from a pretrained tag).
 
     Example:
-        >>> @cnnzoo.register_model(family="mine", input_size=(3, 64, 64), num_classes=10)
+        >>> @cnnzoo.register_model(family="mine", input_size=(3, 64, 64),
+        ...                        num_classes=10)
         ... def tiny_net(num_classes=10, in_chans=3):
-        ...     return torch.nn.Sequential(torch.nn.Conv2d(in_chans, 8, 3), torch.nn.Flatten(),
+        ...     return torch.nn.Sequential(torch.nn.Conv2d(in_chans, 8, 3),
+        ...                                torch.nn.Flatten(),
         ...                                torch.nn.LazyLinear(num_classes))
         >>> model = cnnzoo.create("tiny_net")
     """
@@ -288,8 +295,13 @@ def list_models(
         ['densenet121', 'densenet161', 'densenet169', 'densenet201', 'densenet264']
         >>> cnnzoo.list_models("resnet50*", pretrained=True)[:3]
         ['resnet50.tv_in1k', 'resnet50.tv2_in1k', 'resnet50.a1_in1k']
-        >>> cnnzoo.list_models("resnext101_32x8d", pretrained=True, license="cc-by-nc-*")  # non-commercial
-        ['resnext101_32x8d.fb_ssl_yfcc100m_ft_in1k', 'resnext101_32x8d.fb_swsl_ig1b_ft_in1k', 'resnext101_32x8d.fb_wsl_ig1b_ft_in1k']
+        >>> # the weights published for non-commercial use only
+        >>> for name in cnnzoo.list_models("resnext101_32x8d", pretrained=True,
+        ...                                license="cc-by-nc-*"):
+        ...     print(name)
+        resnext101_32x8d.fb_ssl_yfcc100m_ft_in1k
+        resnext101_32x8d.fb_swsl_ig1b_ft_in1k
+        resnext101_32x8d.fb_wsl_ig1b_ft_in1k
     """
 
     def as_list(value: str | Iterable[str] | None) -> list[str]:
@@ -383,12 +395,55 @@ def get_entry(name: str) -> ModelEntry:
     ) from None
 
 
+def split_name(name: str) -> tuple[str, str | None]:
+    """``"resnet50.tv2_in1k"`` as ``("resnet50", "tv2_in1k")``, ``"resnet50"`` as ``("resnet50", None)``, as
+    :func:`cnnzoo.create` reads a name (a '.' is never part of a registered name: it separates the tag);
+    raises :class:`~cnnzoo.UnknownModelError` for a name ending in '.'. Neither part is looked up."""
+    if "." not in name:
+        return name, None
+    model_name, _, tag = name.rpartition(".")
+    if not tag:
+        raise UnknownModelError(f"{name!r} ends in a '.' with no tag after it; write {model_name!r} or "
+                                f"'{model_name}.TAG' (cnnzoo.list_models(pretrained=True) lists the tags).")
+    return model_name, tag
+
+
+def _split_tag(name: str) -> tuple[str, str | None]:
+    """:func:`split_name`, raising as :func:`cnnzoo.create` does for a model that is not registered or a tag
+    it has not published."""
+    if not isinstance(name, str):
+        get_entry(name)  # the error for a name that is not a string
+    model_name, tag = split_name(name)
+    get_entry(model_name)
+    if tag is not None:
+        get_tag(model_name, tag)  # a WeightsError lists the model's tags
+    return model_name, tag
+
+
+def _with_weights_cfg(model: nn.Module, weights_cfg: dict[str, Any]) -> dict[str, Any]:
+    """The ``default_cfg`` the model has once weights of ``weights_cfg`` are loaded into it, as
+    :func:`cnnzoo.pretrained.apply_pretrained_cfg` sets it: the model's own method where it has one (which
+    adapts the channels to its ``in_chans``), else the weights' entries over a registered plain module's
+    description, its class count kept."""
+    apply = getattr(model, "apply_pretrained_cfg", None)
+    if callable(apply):
+        apply(weights_cfg)
+        return dict(model.default_cfg)
+    return {**model.default_cfg, **{k: v for k, v in weights_cfg.items() if k != "num_classes"}}
+
+
 @functools.lru_cache(maxsize=None)
-def _cached_info(name: str, frozen_kwargs: tuple[tuple[str, Any], ...]) -> ModelInfo:
+def _cached_info(name: str, tag: str | None, frozen_kwargs: tuple[tuple[str, Any], ...]) -> ModelInfo:
     entry = get_entry(name)
+    kwargs = dict(frozen_kwargs)
+    weights = get_tag(name, tag) if tag is not None else None
+    if weights is not None:
+        kwargs = {**weights.model_args, **kwargs}  # what the weights need, unless the caller says otherwise
     with torch.device("meta"):
-        model = entry.builder(**dict(frozen_kwargs))
+        model = entry.builder(**kwargs)
     cfg = model.default_cfg
+    if weights is not None:
+        cfg = _with_weights_cfg(model, weights.cfg())
     input_size = tuple(cfg["input_size"])
     min_size = cfg.get("min_input_size")
     return ModelInfo(
@@ -406,6 +461,7 @@ def _cached_info(name: str, frozen_kwargs: tuple[tuple[str, Any], ...]) -> Model
         crop_pct=cfg["crop_pct"],
         pretrained_tags=tuple(PRETRAINED.get(entry.name, {}).values()),
         default_tag=DEFAULT_TAGS.get(entry.name),
+        tag=tag,
     )
 
 
@@ -413,17 +469,26 @@ def model_info(name: str, **kwargs: Any) -> ModelInfo:
     """Describe a registered network without allocating its weights.
 
     Args:
-        name: registered model name.
+        name: registered model name; ``"name.tag"`` for the model with those weights, as
+            :func:`create` builds it: the input size, normalisation, interpolation and crop are then the
+            weights' (``ModelInfo.tag`` says which), and the FLOPs are counted at their input size.
         **kwargs: arguments of :func:`create` (``num_classes=5``, ``in_chans=1``) to describe that
             configuration instead of the default.
+
+    Raises:
+        UnknownModelError: for a name that is not registered (the message lists close matches).
+        WeightsError: for a tag the model has not published (the message lists its tags).
 
     Example:
         >>> cnnzoo.model_info("resnet50").parameters
         25557032
+        >>> info = cnnzoo.model_info("resnet50.a1_in1k")
+        >>> info.input_size, info.interpolation
+        ((3, 288, 288), 'bicubic')
     """
-    entry = get_entry(name)
+    model_name, tag = _split_tag(name)
     for key in ("num_classes", "in_chans"):
         if kwargs.get(key) is not None:
             check_positive_int(key, kwargs[key])
     frozen = tuple(sorted((k, v) for k, v in kwargs.items() if v is not None))
-    return _cached_info(entry.name, frozen)
+    return _cached_info(model_name, tag, frozen)

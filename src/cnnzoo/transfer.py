@@ -31,10 +31,21 @@ def _hold_statistics(module: nn.Module, _inputs: Any) -> None:
     module.training = False
 
 
-def _classifier(model: nn.Module) -> nn.Module:
+def _not_a_zoo_model(model: nn.Module, helper: str, needs: str) -> CnnzooValueError:
+    """The error of a helper given a model without the interface of cnnzoo's networks: what it needs, and how
+    a network of one's own gets it."""
+    return CnnzooValueError(
+        f"{helper} needs a cnnzoo network, a subclass of cnnzoo.models.ZooModel, which {needs}; "
+        f"{type(model).__name__} is not one (cnnzoo.create returns whatever a registered builder returns, a plain "
+        "nn.Module too). Build the network on cnnzoo.models.ZooModel and register its builder with "
+        "cnnzoo.register_model: the docs page 'Adding your own network' shows how."
+    )
+
+
+def _classifier(model: nn.Module, helper: str) -> nn.Module:
     get = getattr(model, "get_classifier", None)
     if not callable(get):
-        raise CnnzooValueError(f"{type(model).__name__} has no get_classifier(); build it with cnnzoo.create.")
+        raise _not_a_zoo_model(model, helper, "says where its classifier is (get_classifier())")
     return get()
 
 
@@ -74,7 +85,7 @@ def freeze_backbone(model: nn.Module, train_bn: bool = False) -> nn.Module:
         >>> [n for n, p in model.named_parameters() if p.requires_grad]
         ['fc.weight', 'fc.bias']
     """
-    head = list(_classifier(model).parameters())  # checked before anything is frozen
+    head = list(_classifier(model, "freeze_backbone").parameters())  # checked before anything is frozen
     _freeze_modules(model, list(model.children()), train_bn)
     for parameter in head:
         parameter.requires_grad_(True)
@@ -94,7 +105,7 @@ def freeze(model: nn.Module, up_to: str, train_bn: bool = False) -> nn.Module:
     """
     stages = getattr(model, "stages", None)
     if not isinstance(stages, dict):
-        raise CnnzooValueError(f"{type(model).__name__} declares no stages; use freeze_backbone.")
+        raise _not_a_zoo_model(model, "freeze", "declares the stages of its backbone (model.stages)")
     if not isinstance(up_to, str) or up_to not in stages:
         raise CnnzooValueError(f"{type(model).__name__} has no stage {up_to!r}; its stages are: {', '.join(stages)}.")
     chosen: list[nn.Module] = []
@@ -150,7 +161,7 @@ def replace_head(
     """
     method = getattr(model, "replace_head", None)
     if not callable(method):
-        raise CnnzooValueError(f"{type(model).__name__} has no replace_head method; build it with cnnzoo.create.")
+        raise _not_a_zoo_model(model, "replace_head", "has the methods replace_head() and get_classifier()")
     method(num_classes, hidden=hidden, dropout=dropout)
     return model
 
@@ -161,13 +172,14 @@ def param_groups(model: nn.Module, lr: float, head_lr_mult: float = 10.0, weight
     Frozen parameters are left out, so the groups can go straight to an optimizer.
 
     Example:
-        >>> optimizer = torch.optim.SGD(cnnzoo.param_groups(model, lr=1e-3), momentum=0.9)
+        >>> groups = cnnzoo.param_groups(model, lr=1e-3)
+        >>> optimizer = torch.optim.SGD(groups, momentum=0.9)
     """
     lr = check_positive_float("lr", lr)
     head_lr_mult = check_positive_float("head_lr_mult", head_lr_mult)
     if weight_decay is not None:
         weight_decay = check_non_negative_float("weight_decay", weight_decay)
-    head = {id(p) for p in _classifier(model).parameters()}
+    head = {id(p) for p in _classifier(model, "param_groups").parameters()}
     trainable = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in trainable if id(p) not in head], "lr": lr, "name": "backbone"},
@@ -191,7 +203,8 @@ class FeatureExtractor(nn.Module):
         out_indices: indices into the feature stages (negative counts from the end); all when None.
 
     Example:
-        >>> backbone = cnnzoo.create("resnet50", features_only=True, out_indices=(1, 2, 3, 4))
+        >>> backbone = cnnzoo.create("resnet50", features_only=True,
+        ...                          out_indices=(1, 2, 3, 4))
         >>> [info["num_chs"] for info in backbone.feature_info]
         [256, 512, 1024, 2048]
     """
@@ -204,10 +217,8 @@ class FeatureExtractor(nn.Module):
         except (AttributeError, NotImplementedError, TypeError):
             declared = []
         if not declared:
-            raise CnnzooValueError(
-                f"FeatureExtractor needs a cnnzoo model that declares its stages (feature_info); got "
-                f"{type(model).__name__}. Build one with cnnzoo.create(name, features_only=True)."
-            )
+            raise _not_a_zoo_model(model, "features_only=True (FeatureExtractor)",
+                                   "has forward_features() and declares its stages (feature_info)")
         count = len(declared)
         indices = list(range(count)) if requested is None else requested
         for index in indices:
@@ -260,6 +271,9 @@ def extract_features(
     Returns:
         ``TensorDataset(features, labels)`` in the loader's order.
     """
+    if not (callable(getattr(model, "forward_features", None)) and callable(getattr(model, "forward_head", None))):
+        raise _not_a_zoo_model(model, "extract_features",
+                               "has forward_features() and forward_head(pre_logits=True), the backbone and the pooling")
     if not isinstance(loader, Iterable):
         raise CnnzooValueError(f"loader must yield batches of (images, labels), e.g. a DataLoader; got {type(loader).__name__}.")
     if device is None:

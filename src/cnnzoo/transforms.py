@@ -68,7 +68,9 @@ def _cfg_of(model_or_name: nn.Module | str) -> dict:
         if not cfg:
             from cnnzoo.errors import CnnzooValueError
 
-            raise CnnzooValueError("The model has no default_cfg; build it with cnnzoo.create or pass its name.")
+            raise CnnzooValueError(f"{type(model_or_name).__name__} has no default_cfg, which says the input it expects "
+                                   "(size, mean, std, crop): pass a registered name, or a model cnnzoo.create built "
+                                   "from one (cnnzoo.register_model describes a plain module's input).")
         return dict(cfg)
     if not isinstance(model_or_name, str):
         from cnnzoo.errors import CnnzooValueError

@@ -8,10 +8,12 @@ memory: the activations autograd saves for backward (deduplicated by storage, so
 BatchNorm's saved statistics, max-pool indices and dropout masks each count once), the gradients as
 backward creates them, and the temporary buffers of every operator that the dispatcher sees. Parameters
 that do not require gradients get none, and autograd does not save the inputs of frozen layers for
-weight gradients, so a frozen backbone is estimated as it will run. The estimate follows PyTorch's own
-code paths for the meta device, which are the CPU's (the single-tensor optimizer loops, the CPU dropout
-mask); it cannot see memory inside a kernel (a cuDNN or oneDNN workspace) and covers that, and the
-runtime's own first-step allocations, with a fixed :data:`RUNTIME_OVERHEAD`.
+weight gradients, so a frozen backbone is estimated as it will run. So is a model after
+``set_grad_checkpointing()`` (or any :func:`torch.utils.checkpoint.checkpoint`): a checkpointed segment
+keeps only its input, and backward runs it again, which the trace follows too. The estimate follows
+PyTorch's own code paths for the meta device, which are the CPU's (the single-tensor optimizer loops, the
+CPU dropout mask); it cannot see memory inside a kernel (a cuDNN or oneDNN workspace) and covers that,
+and the runtime's own first-step allocations, with a fixed :data:`RUNTIME_OVERHEAD`.
 
 :func:`max_batch_size` inverts the estimate for a budget such as ``"2GiB"``.
 """
@@ -301,15 +303,11 @@ def _trace_step(subject: _Subject, batch_size: int, training: bool,
     try:
         try:
             with _mode(subject.model, training), tracker, torch.set_grad_enabled(training):
-                output = torch.func.functional_call(subject.model, subject.state, (x,), tie_weights=False, strict=False)
-                if training:
-                    loss = _loss(output, targets)
-                    del output
-                    if loss.requires_grad:  # a model frozen throughout has nothing to differentiate
-                        loss.backward()
-                    del loss
-                else:
-                    del output
+                # backward runs inside the call too: activation checkpointing (set_grad_checkpointing) runs
+                # the model's blocks again there, which must find the stand-ins, not the model's own weights
+                state = {f"model.{key}": value for key, value in subject.state.items()}
+                torch.func.functional_call(_ForwardBackward(subject.model), state, (x, targets if training else None),
+                                           tie_weights=False, strict=False)
         except ValueError as exc:
             if "more than 1 value per channel" not in str(exc):
                 raise
@@ -351,6 +349,28 @@ def _trace_step(subject: _Subject, batch_size: int, training: bool,
     return step
 
 
+class _ForwardBackward(nn.Module):
+    """Forward, and in training the loss and backward, of ``model`` as one call.
+
+    :func:`torch.func.functional_call` puts the meta stand-ins in place of the model's tensors for the
+    length of one call; a checkpointed block (:func:`torch.utils.checkpoint.checkpoint`) is run again in
+    backward, and finds the stand-ins only if backward runs inside that call.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None) -> None:
+        output = self.model(x)
+        if targets is None:
+            return
+        loss = _loss(output, targets)
+        del output
+        if loss.requires_grad:  # a model frozen throughout has nothing to differentiate
+            loss.backward()
+
+
 def _build_optimizer(make_optimizer: OptimizerFactory, params: list[torch.Tensor]) -> torch.optim.Optimizer:
     """The optimizer a callable ``optimizer=`` builds, or a CnnzooValueError saying what it should be."""
     expected = ("optimizer must build a torch.optim optimizer from a list of parameters, like "
@@ -387,7 +407,8 @@ def estimate_memory(model_or_name: nn.Module | str, batch_size: int, input_size:
     Args:
         model_or_name: a registered name (``"resnet50"``, ``"resnet50.tv_in1k"``; weights are not loaded)
             or a model object, whose ``requires_grad`` flags are honoured (a model after
-            :func:`cnnzoo.freeze_backbone` gets gradients and optimizer state only for its head). A
+            :func:`cnnzoo.freeze_backbone` gets gradients and optimizer state only for its head), as is
+            its gradient checkpointing (``model.set_grad_checkpointing()``: less activation memory). A
             model object is neither copied nor changed: meta stand-ins replace its parameters for the trace.
         batch_size: images per batch, a whole number >= 1 (numpy and torch integers too) whose input batch
             is at most 1 PiB.
@@ -418,7 +439,8 @@ def estimate_memory(model_or_name: nn.Module | str, batch_size: int, input_size:
         InputShapeError: for an input the network cannot take (too small, wrong channels).
 
     Example:
-        >>> estimate = cnnzoo.estimate_memory("resnet50", batch_size=32, optimizer="sgd")
+        >>> estimate = cnnzoo.estimate_memory("resnet50", batch_size=32,
+        ...                                   optimizer="sgd")
         >>> estimate.fits("8GiB")
         True
     """
@@ -435,9 +457,9 @@ def max_batch_size(model_or_name: nn.Module | str, budget: int | str, input_size
 
     Every tensor of a step has a size affine in the batch size, and the step runs the same operators in
     the same order at any batch size; so the live bytes after the i-th allocation are ``a_i + b_i * N``,
-    and the peak is the highest of these lines. The traces at batch 1 and 2 give every line, which
-    gives the answer; a trace at that batch size checks it. (Should the traces not line up, a bisection
-    over estimates finds it instead.)
+    and the peak is the highest of these lines. The traces at batch 1 and 2 (2 and 3 where a batch of
+    one runs other operators) give every line, which gives the answer; a trace at that batch size checks
+    it. (Should the traces not line up, a bisection over estimates finds it instead.)
 
     Args:
         model_or_name: a registered name or a model object, as for :func:`estimate_memory`.
@@ -481,15 +503,23 @@ def max_batch_size(model_or_name: nn.Module | str, budget: int | str, input_size
     second = step_at(2)
     if not fits(second):
         return 1
-    if len(first.trace) == len(second.trace) and first.trace:
+    # the lines through the traces at batches n and n + 1; a batch of one can take paths larger batches
+    # do not (the memory-efficient DenseNet's operator does), and then batches 2 and 3 give them
+    n, lower, upper = 1, first, second
+    if len(lower.trace) != len(upper.trace):
+        third = step_at(3)
+        if not fits(third):
+            return 2
+        n, lower, upper = 2, second, third
+    if len(lower.trace) == len(upper.trace) and lower.trace:
         # total(N) = fixed + inputs(N) + max(max_i(a_i + b_i N), grads + optimizer temporaries)
         room = budget_bytes - (one.params + one.buffers + one.optimizer_state + one.overhead)
         per_image = first.inputs  # the input batch is exactly linear in N
-        lines = [(low - (high - low), high - low) for low, high in zip(first.trace, second.trace)]
+        lines = [(low - n * (high - low), high - low) for low, high in zip(lower.trace, upper.trace)]
         bounds = [(room - a) // (b + per_image) for a, b in lines]
         bounds.append((room - first.grads - first.optimizer_temporaries) // per_image)
         largest = min(bounds)
-        if largest >= 2:
+        if largest > n:
             check = step_at(largest)
             if check.activations_peak == max(a + b * largest for a, b in lines) and fits(check):
                 return largest

@@ -136,7 +136,8 @@ def storage_bytes(tensors: torch.Tensor | Iterable[torch.Tensor]) -> int:
 
     Example:
         >>> weights = torch.zeros(256, 256)
-        >>> storage_bytes([weights, weights.T, weights[0]])  # one storage of 256 * 256 floats
+        >>> # one storage of 256 * 256 floats
+        >>> storage_bytes([weights, weights.T, weights[0]])
         262144
     """
     return sum(_storages("tensors", tensors).values())

@@ -270,7 +270,8 @@ class ZooModel(nn.Module):
         Example:
             >>> model = cnnzoo.create("resnet50")
             >>> model.set_grad_checkpointing()
-            >>> model(torch.randn(8, 3, 224, 224)).sum().backward()  # keeps a third of the bytes for backward
+            >>> # keeps a third of the bytes for backward
+            >>> model(torch.randn(8, 3, 224, 224)).sum().backward()
         """
         self.grad_checkpointing = bool(enable)
         for module in self.modules():
@@ -408,8 +409,10 @@ class ZooModel(nn.Module):
 
         Example:
             >>> model = cnnzoo.create("resnet50")
-            >>> final, maps = model.forward_intermediates(torch.randn(1, 3, 224, 224), indices=2)
-            >>> [m.shape[1] for m in maps]      # layer3 and layer4
+            >>> x = torch.randn(1, 3, 224, 224)
+            >>> final, maps = model.forward_intermediates(x, indices=2)
+            >>> # layer3 and layer4
+            >>> [m.shape[1] for m in maps]
             [1024, 2048]
         """
         if output_fmt != "NCHW":
@@ -489,7 +492,8 @@ class ZooModel(nn.Module):
 
         Example:
             >>> model = cnnzoo.create("resnet50")
-            >>> model.replace_head(5, hidden="auto", dropout=0.2)   # Linear(2048, 128)-ReLU-Dropout-Linear(128, 5)
+            >>> # Linear(2048, 128)-ReLU-Dropout-Linear(128, 5)
+            >>> model.replace_head(5, hidden="auto", dropout=0.2)
         """
         num_classes = check_class_count(num_classes)
         dropout = check_probability("dropout", dropout)

@@ -1,4 +1,18 @@
-"""AlexNet: the paper's two-tower network of 2012 and torchvision's single-tower variant of 2014."""
+"""AlexNet: the paper's two-tower network of 2012 and torchvision's single-tower variant of 2014.
+
+``alexnet`` is the network torchvision ships, from Krizhevsky's 2014 paper "One weird trick": one
+tower and no local response normalisation. It is torchvision's exactly -- the same parameter count,
+the same weight names in the same order and the same outputs given the same weights (the test suite
+checks all three) -- so torchvision's ImageNet weights load unchanged.
+
+``alexnet_2012`` is the network of the 2012 paper as its Figure 2 draws it. The paper split it over two
+GPUs; here each split layer is a grouped convolution, which computes exactly what the two halves
+compute. It keeps the paper's local response normalisation, with the paper's scaling (section 3.3),
+and the paper's initialisation (section 5).
+
+``alexnet_half`` is one of the two halves of the 2012 network, as a popular flowers tutorial trains
+it; its builder's description lists every way it differs from the paper.
+"""
 
 from __future__ import annotations
 
@@ -89,10 +103,10 @@ class AlexNet(PooledClassifierModel):
 class AlexNet2012(PooledClassifierModel):
     """The network of Krizhevsky, Sutskever & Hinton 2012 (Figure 2), the paper's two GPUs as groups.
 
-    conv1 96@11x11/4, ReLU, local response normalisation, overlapping 3x3/2 max-pool; conv2 256@5x5
-    in two groups (each tower sees only its own 48 maps), ReLU, LRN, pool; conv3 384@3x3 across both
-    towers; conv4 384@3x3 and conv5 256@3x3 in two groups; pool; fc6 and fc7 of 4096 with ReLU and
-    dropout; fc8. A convolution with ``groups=2`` computes exactly what the paper's two towers compute
+    conv1: 96 kernels of 11x11 at stride 4, ReLU, local response normalisation, overlapping 3x3
+    max-pool at stride 2; conv2: 256 kernels of 5x5 in two groups (each tower sees only its own 48
+    maps), ReLU, LRN, pool; conv3: 384 of 3x3 across both towers; conv4: 384 of 3x3 and conv5: 256 of
+    3x3, both in two groups; pool; fc6 and fc7 of 4096 with ReLU and dropout; fc8. A convolution with ``groups=2`` computes exactly what the paper's two towers compute
     with their cross-GPU connections only at conv3 and the fully connected layers.
 
     The LRN uses the paper's n=5, k=2, alpha=1e-4, beta=0.75 under the paper's scaling (alpha not
@@ -182,9 +196,9 @@ def alexnet_2012(**kwargs: Any) -> AlexNet2012:
 def alexnet_half(**kwargs: Any) -> AlexNet:
     """One tower of the 2012 AlexNet (Krizhevsky et al. 2012, Figure 2), without LRN; 16,630,440 parameters.
 
-    The network a popular flowers fine-tuning tutorial trains: convolutions of 48@11x11/4 (padding 2),
-    128@5x5 (padding 2), 192@3x3, 192@3x3 and 128@3x3, each followed by ReLU, 3x3/2 max-pooling after
-    the first, second and fifth; then dropout 0.5, 4608->2048, ReLU, dropout 0.5, 2048->2048, ReLU,
+    The network a popular flowers fine-tuning tutorial trains: convolutions of 48 kernels of 11x11 at
+    stride 4 (padding 2), 128 of 5x5 (padding 2), then 192, 192 and 128 of 3x3, each followed by ReLU,
+    3x3 max-pooling at stride 2 after the first, second and fifth; then dropout 0.5, 4608->2048, ReLU, dropout 0.5, 2048->2048, ReLU,
     2048->classes (14,591,685 parameters at 5 classes). Laid out as torchvision's ``alexnet``
     (``features.0`` ... ``classifier.6``).
 

@@ -1,7 +1,10 @@
 """Densely connected networks (Huang et al. 2017), for ImageNet and for CIFAR.
 
-State_dict keys follow torchvision's (``features.denseblock1.denselayer1.conv1.weight``), so its
-checkpoints load unchanged -- strictly, not with ``strict=False`` under other names.
+The DenseNets torchvision also builds are torchvision's exactly: the same parameter count, the same
+weight names in the same order (``features.denseblock1.denselayer1.conv1.weight`` ...) and the same
+outputs given the same weights (the test suite checks all three), so its checkpoints load unchanged --
+strictly, not with ``strict=False`` under other names. DenseNet-264, which torchvision has no builder
+for, is torchvision's DenseNet with the paper's Table 1 configuration, checked the same way.
 
 ``memory_efficient=True`` trains with memory linear in depth instead of quadratic (Pleiss et al. 2017,
 "Memory-Efficient Implementation of DenseNets", https://arxiv.org/abs/1707.06990): each block keeps one

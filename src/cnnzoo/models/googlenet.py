@@ -1,8 +1,14 @@
 """GoogLeNet, Inception v1 (Szegedy et al. 2015): torchvision's, so its weights load, and the paper's own.
 
-``googlenet`` is torchvision's network (BatchNorm after every convolution, a 3x3 convolution in the
-"5x5" branch). ``googlenet_2014`` is Table 1 and Figure 3 of the paper as the authors' released Caffe
-model builds it: no BatchNorm, true 5x5 convolutions, local response normalisation in the stem.
+``googlenet`` is torchvision's network exactly: the same parameter count, the same weight names in the
+same order and the same outputs given the same weights, auxiliary classifiers included (the test suite
+checks all of it), so torchvision's ImageNet weights load unchanged. It differs from the paper where
+torchvision's weights were trained that way: BatchNorm after every convolution, a 3x3 convolution in
+the "5x5" branch.
+
+``googlenet_2014`` is Table 1 and Figure 3 of the paper as the authors' released Caffe model builds it:
+no BatchNorm, true 5x5 convolutions, local response normalisation in the stem. The test suite checks
+that it computes what a layer-by-layer transcription of Table 1 computes.
 """
 
 from __future__ import annotations

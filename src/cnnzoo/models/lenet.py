@@ -1,4 +1,13 @@
-"""LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998)."""
+"""LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998).
+
+The digit recogniser of section II.B and Figure 2 of the paper, for 32x32 grey images: three
+convolutions (C1, C3, C5), two subsampling layers (S2, S4) and two fully connected layers, with tanh
+between them. It is built as the paper is commonly read today, because three of the paper's details
+have no standard PyTorch layer: the third convolution sees all six maps before it rather than the
+subsets of the paper's Table I, subsampling is a plain average rather than one with a learnt weight
+and bias for each map, and the last layer is an ordinary linear layer rather than radial basis
+function units. The weights start as the paper's Appendix A says.
+"""
 
 from __future__ import annotations
 

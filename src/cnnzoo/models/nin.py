@@ -1,4 +1,11 @@
-"""Network in Network (Lin, Chen & Yan 2014), the released ImageNet model."""
+"""Network in Network (Lin, Chen & Yan 2014), the released ImageNet model.
+
+The paper replaces each convolution by a small network -- a convolution followed by two 1x1
+convolutions, an "mlpconv" layer -- and the fully connected classifier by a 1x1 convolution with one
+map a class, averaged over the image. The paper's experiments are on small images; for ImageNet this
+is the model its authors released (in the Caffe model zoo): four mlpconv layers, with the released
+model's layer names, and pooling that rounds up as Caffe's does.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,17 @@
 """Residual networks: ResNet, ResNeXt, Wide ResNet, SE-ResNet, and the CIFAR ResNets.
 
-The ImageNet networks keep torchvision's state_dict key names (timm's for SE-ResNet, which adds ``se``
-to each bottleneck), so official checkpoints load unchanged. The stride of a downsampling bottleneck
-sits on its 3x3 convolution ("ResNet v1.5"), as in torchvision and timm.
+The ImageNet networks are torchvision's exactly (timm's for SE-ResNet, which torchvision does not
+build): the same parameter count, the same weight names in the same order (timm's SE-ResNet adds
+``se`` to each block) and the same outputs given the same weights (the test suite checks all three),
+so their published weights load unchanged. Like torchvision's and timm's, a bottleneck block that
+halves the feature map does so in its 3x3 convolution rather than in its first 1x1 convolution as the
+2016 paper does: the variant those weights were trained as, often called "ResNet v1.5". ResNeXt
+splits that 3x3 convolution into groups, Wide ResNet doubles its width, and SE-ResNet rescales each
+block's output channels with a squeeze-and-excitation module.
+
+The CIFAR ResNets are the paper's networks for 32x32 images (section 4.2), with its parameter-free
+shortcuts (option A: subsample, then pad the new channels with zeros), which neither torchvision nor
+timm builds.
 """
 
 from __future__ import annotations

@@ -1,6 +1,12 @@
 """VGG networks (Simonyan & Zisserman 2015), configurations A, B, D and E, with and without BatchNorm.
 
-State_dict keys follow torchvision's (``features.0.weight`` ... ``classifier.6.weight``).
+The layers follow the paper's Table 1, and every network is torchvision's exactly: the same parameter
+count, the same weight names in the same order (``features.0.weight`` ... ``classifier.6.weight``) and
+the same outputs given the same weights (the test suite checks all three), so torchvision's ImageNet
+weights load unchanged. The ``_bn`` networks add BatchNorm after each convolution, which the paper
+predates; torchvision published weights for both kinds. As in torchvision, the last feature map is
+pooled to 7x7, the size the paper's 224x224 input gives it, before the fully connected layers, so
+other input sizes work too.
 """
 
 from __future__ import annotations

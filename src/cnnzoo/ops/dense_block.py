@@ -598,9 +598,11 @@ def dense_block(x: torch.Tensor, layers: Sequence[DenseLayerParts], tail: Tail |
         >>> import torch
         >>> from torch import nn
         >>> norm1, norm2 = nn.BatchNorm2d(8), nn.BatchNorm2d(16)
-        >>> conv1, conv2 = nn.Conv2d(8, 16, 1, bias=False), nn.Conv2d(16, 4, 3, padding=1, bias=False)
+        >>> conv1 = nn.Conv2d(8, 16, 1, bias=False)
+        >>> conv2 = nn.Conv2d(16, 4, 3, padding=1, bias=False)
         >>> layer = DenseLayerParts(norm1, conv1, norm2, conv2, drop_rate=0.0)
-        >>> out = dense_block(torch.randn(2, 8, 5, 5), [layer], replaces=[norm1, conv1, norm2, conv2])
+        >>> x = torch.randn(2, 8, 5, 5)
+        >>> out = dense_block(x, [layer], replaces=[norm1, conv1, norm2, conv2])
         >>> out.shape
         torch.Size([2, 12, 5, 5])
     """

@@ -3,20 +3,23 @@
 For an input ``a`` of shape (N, C, ...) the op computes, channel by channel (Krizhevsky et al. 2012,
 section 3.3, with PyTorch's scaling)::
 
-    s_c = k + alpha / size * sum_{j = c - size // 2}^{c + (size - 1) // 2} a_j ** 2      (zero outside 0..C-1)
+    s_c = k + alpha / size * sum_{j = c - size // 2}^{c + (size - 1) // 2} a_j ** 2
     b_c = a_c * s_c ** -beta
 
-and its gradient, with ``W(c)`` the window above::
+with ``a_j`` taken as zero outside channels 0..C-1, and its gradient, with ``W(c)`` the window above::
 
-    da_i = g_i * s_i ** -beta - 2 * alpha * beta / size * a_i * sum_{c : i in W(c)} g_c * a_c * s_c ** (-beta - 1)
+    da_i = g_i * s_i ** -beta
+           - 2 * alpha * beta / size * a_i
+             * sum_{c : i in W(c)} g_c * a_c * s_c ** (-beta - 1)
 
 PyTorch's ``nn.LocalResponseNorm`` builds the same from a padded copy of ``a ** 2`` and ``avg_pool3d``,
 and autograd keeps four input-sized tensors for backward. Here backward keeps only the input and
 recomputes ``s``, so the memory kept for backward is exactly the input's. The window sums accumulate in
 place, one pass per neighbouring channel (a cumulative sum for windows wider than 16), so forward
-allocates nothing but its result and backward one work tensor besides its own. The default kernel is written in torch operations (it serves the CPU and any other device); CUDA
-tensors go to Triton kernels (``_lrn_triton.py``), imported the first time one arrives.
-Exporting to ONNX translates the op with ``_lrn_onnx.py``, which :mod:`cnnzoo.onnx` hands to torch's exporter.
+allocates nothing but its result and backward one work tensor besides its own. The default kernel is
+written in torch operations (it serves the CPU and any other device); CUDA tensors go to Triton kernels
+(``_lrn_triton.py``), imported the first time one arrives. Exporting to ONNX translates the op with
+``_lrn_onnx.py``, which :mod:`cnnzoo.onnx` hands to torch's exporter.
 """
 
 from __future__ import annotations
@@ -283,7 +286,8 @@ def local_response_norm(
         >>> import torch, cnnzoo.ops
         >>> x = torch.randn(2, 96, 55, 55)
         >>> y = cnnzoo.ops.local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0)
-        >>> torch.allclose(y, torch.nn.functional.local_response_norm(x, 5, 1e-4, 0.75, 2.0))
+        >>> F = torch.nn.functional
+        >>> torch.allclose(y, F.local_response_norm(x, 5, 1e-4, 0.75, 2.0))
         True
     """
     check_lrn_params(size, alpha, beta, k)
