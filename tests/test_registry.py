@@ -167,6 +167,9 @@ def test_model_info_of_a_bare_name_describes_the_architecture_without_a_tag():
     ("lenet5.tv_in1k", cnnzoo.WeightsError),  # no weights published at all
     ("no_such_model.tv_in1k", cnnzoo.UnknownModelError),
     ("resnet50.", cnnzoo.UnknownModelError),
+    ("resnet50..", cnnzoo.UnknownModelError),
+    (".tv_in1k", cnnzoo.UnknownModelError),
+    ("resnet50.tv_in1k.x", cnnzoo.UnknownModelError),
 ])
 def test_model_info_refuses_a_name_tag_as_create_does(name, error):
     with pytest.raises(error) as by_create:
@@ -388,6 +391,13 @@ def test_a_misspelt_architecture_option_is_named_at_the_call_for_every_model():
 def test_a_trailing_dot_is_not_the_default_tag():
     with pytest.raises(cnnzoo.UnknownModelError, match="no tag after it"):
         cnnzoo.create("resnet18.")
+
+
+@pytest.mark.parametrize("name", [".tv_in1k", "resnet18..", "resnet18.tv_in1k.x", "a.b.c"])
+def test_a_name_with_an_empty_model_or_more_than_one_dot_says_what_a_name_looks_like(name):
+    with pytest.raises(cnnzoo.UnknownModelError, match=r"neither NAME nor NAME\.TAG") as caught:
+        cnnzoo.create(name)
+    assert "resnet50.tv2_in1k" in str(caught.value) and f"'./{name}'" in str(caught.value)
 
 
 @pytest.mark.parametrize("bad", [3, [1], ("vgg*", None)])

@@ -402,6 +402,11 @@ def split_name(name: str) -> tuple[str, str | None]:
     if "." not in name:
         return name, None
     model_name, _, tag = name.rpartition(".")
+    if not model_name or "." in model_name:
+        raise UnknownModelError(
+            f"{name!r} is neither NAME nor NAME.TAG: a model's name has no '.', and one '.' joins it to a tag, "
+            f"as in 'resnet50.tv2_in1k' (cnnzoo.list_models(pretrained=True) lists them). A saved model's "
+            f"folder is passed as a path: './{name}'.")
     if not tag:
         raise UnknownModelError(f"{name!r} ends in a '.' with no tag after it; write {model_name!r} or "
                                 f"'{model_name}.TAG' (cnnzoo.list_models(pretrained=True) lists the tags).")
