@@ -7,6 +7,7 @@ import functools
 import hashlib
 import inspect
 import os
+import shutil
 import socket
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -41,8 +42,9 @@ def _connect_locally_only(sock: socket.socket, address: object) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Fail loudly on any connection attempt; point torch.hub and the Hugging Face cache at empty folders."""
+def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail loudly on any connection attempt; point torch.hub and the Hugging Face cache at empty folders,
+    removed after the test (weights published there run to hundreds of MB a test)."""
     monkeypatch.setattr(socket.socket, "connect", _connect_locally_only)
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: _refuse(None, *a))
     home = tmp_path_factory.mktemp("home")
@@ -54,6 +56,8 @@ def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hf" / "hub"))
+    yield
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @functools.lru_cache(maxsize=None)
