@@ -398,7 +398,8 @@ def get_entry(name: str) -> ModelEntry:
 def split_name(name: str) -> tuple[str, str | None]:
     """``"resnet50.tv2_in1k"`` as ``("resnet50", "tv2_in1k")``, ``"resnet50"`` as ``("resnet50", None)``, as
     :func:`cnnzoo.create` reads a name (a '.' is never part of a registered name: it separates the tag);
-    raises :class:`~cnnzoo.UnknownModelError` for a name ending in '.'. Neither part is looked up."""
+    raises :class:`~cnnzoo.UnknownModelError` for a name ending in '.', starting with one, or holding two.
+    Neither part is looked up."""
     if "." not in name:
         return name, None
     model_name, _, tag = name.rpartition(".")
